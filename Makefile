@@ -1,0 +1,122 @@
+# shadowsync -- build, test, demo, bench, install.
+#
+# Sources are picked up by wildcard: a new replicator/*.c, dialects/*.c or
+# tools/*.c is built into ./shadowsync without touching this file; a new
+# tests/unit/test_*.c becomes a unit-test binary.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/shadowsync
+SYSCONFDIR ?= /etc
+
+VERSION  := 0.1.0
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-truncation
+PKGS     := libpq libmariadb odbc libevent libevent_pthreads inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Ireplicator -Idialects \
+             $(PKG_CFLAGS) -DSS_VERSION='"$(VERSION)"' -MMD -MP
+LDLIBS   = $(PKG_LIBS) -lpthread -lm
+
+BUILD    ?= build
+LIB_SRC  := $(wildcard replicator/*.c) $(wildcard dialects/*.c) \
+            $(filter-out tools/main.c,$(wildcard tools/*.c))
+DDL_SQL  := $(sort $(wildcard ddl/*/*.sql))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/ddl_gen.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Debian packages the project needs: build libraries, and for the tests the
+# real servers, the ODBC drivers and the command-line clients.
+DEB_BUILD := build-essential pkg-config libpq-dev libmariadb-dev unixodbc-dev \
+             libevent-dev libinih-dev
+DEB_TEST  := postgresql postgresql-contrib mariadb-server mariadb-client \
+             libsqliteodbc odbc-postgresql odbc-mariadb unixodbc sqlite3 \
+             clang-format procps curl
+DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
+
+.PHONY: all deps test unit e2e asan ubsan demo bench install uninstall clean format format-check
+
+all: shadowsync
+
+shadowsync: $(BUILD)/tools/main.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# SQL templates compiled into the binary (ddl/<dialect>/<name>.sql).
+$(BUILD)/ddl_gen.c: $(DDL_SQL) tools/ddl_embed.sh
+	@mkdir -p $(BUILD)
+	sh tools/ddl_embed.sh $(DDL_SQL) > $@
+
+$(BUILD)/ddl_gen.o: $(BUILD)/ddl_gen.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BIN)
+
+# Installs only what is missing: a second run is a quick no-op.
+deps:
+	@missing=""; for p in $(DEB_ALL); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all installed"; fi
+
+test: shadowsync unit
+	@sh tests/run.sh
+
+# Sanitizer build in its own directory; runs the unit tests and the
+# server-less end-to-end tests.
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    CFLAGS="-O1 -g" shadowsync-asan unit
+	SS_BIN=$(CURDIR)/shadowsync-asan SS_UNIT_DIR=build-asan/tests SS_ONLY_SERVERLESS=1 sh tests/run.sh
+
+ubsan:
+	$(MAKE) BUILD=build-ubsan SAN="-fsanitize=undefined -fno-sanitize-recover=undefined" \
+	    CFLAGS="-O1 -g" shadowsync-ubsan unit
+	SS_BIN=$(CURDIR)/shadowsync-ubsan SS_UNIT_DIR=build-ubsan/tests SS_ONLY_SERVERLESS=1 sh tests/run.sh
+
+shadowsync-asan shadowsync-ubsan: $(BUILD)/tools/main.o $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+demo: shadowsync
+	./shadowsync demo
+
+bench: shadowsync
+	@sh tests/bench/bench.sh
+
+install: shadowsync
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/shadowsync
+	install -m 755 shadowsync $(DESTDIR)$(BINDIR)/shadowsync
+	install -m 644 doc/shadowsync.1 $(DESTDIR)$(MANDIR)/man1/shadowsync.1
+	install -m 644 doc/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 640 etc/shadowsync.ini $(DESTDIR)$(SYSCONFDIR)/shadowsync/shadowsync.ini.example
+	install -m 644 etc/shadowsync.service $(DESTDIR)$(DOCDIR)/shadowsync.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/shadowsync $(DESTDIR)$(MANDIR)/man1/shadowsync.1
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+FORMAT_SRC = $(wildcard replicator/*.[ch] dialects/*.[ch] tools/*.[ch] tests/unit/*.[ch])
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+clean:
+	rm -rf build build-asan build-ubsan shadowsync shadowsync-asan shadowsync-ubsan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

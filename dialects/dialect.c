@@ -1,0 +1,240 @@
+/*
+ * dialect.c -- what every dialect shares: choosing the dialect for a
+ * configured database, table-info helpers, resolving a job's table list
+ * against the catalog, and the compiled-in DDL templates.
+ *
+ * Nothing here knows any one database's syntax; that is in postgres.c,
+ * mariadb.c and odbc.c.
+ */
+#include "dialect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+struct ss_ddl_file {
+	const char *name;
+	const char *text;
+};
+extern const struct ss_ddl_file ss_ddl_files[];
+
+const char *ss_ddl_get(const char *name)
+{
+	for (int i = 0; ss_ddl_files[i].name; i++)
+		if (strcmp(ss_ddl_files[i].name, name) == 0)
+			return ss_ddl_files[i].text;
+	return NULL;
+}
+
+int ss_ddl_expand(const char *tmpl, const char *const *kv, struct ss_buf *out, struct ss_err *err)
+{
+	const char *p = tmpl;
+
+	while (*p) {
+		const char *at = strchr(p, '@');
+		if (!at) {
+			ss_buf_adds(out, p);
+			break;
+		}
+		ss_buf_add(out, p, (size_t)(at - p));
+		const char *end = at + 1;
+		while ((*end >= 'A' && *end <= 'Z') || *end == '_' || (*end >= '0' && *end <= '9'))
+			end++;
+		if (*end != '@' || end == at + 1) {
+			ss_buf_addc(out, '@');
+			p = at + 1;
+			continue;
+		}
+		size_t tl = (size_t)(end - at - 1);
+		const char *val = NULL;
+		for (int i = 0; kv[i]; i += 2)
+			if (strlen(kv[i]) == tl && memcmp(kv[i], at + 1, tl) == 0)
+				val = kv[i + 1];
+		if (!val) {
+			ss_err_set(err, "DDL template: unknown token @%.*s@", (int)tl, at + 1);
+			return -1;
+		}
+		ss_buf_adds(out, val);
+		p = end + 1;
+	}
+	return 0;
+}
+
+void ss_ddl_table_tag(const char *job, const char *schema, const char *table, char out[17])
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
+	const char *parts[3] = {job, schema, table};
+
+	for (int i = 0; i < 3; i++) {
+		for (const unsigned char *s = (const unsigned char *)parts[i]; *s; s++) {
+			h ^= *s;
+			h *= 1099511628211ULL;
+		}
+		h ^= 0xff;
+		h *= 1099511628211ULL;
+	}
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+void ss_tableinfo_free(struct ss_tableinfo *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < t->ncols; i++) {
+		free(t->cols[i].name);
+		free(t->cols[i].type);
+	}
+	free(t->cols);
+	free(t->pk);
+	free(t->schema);
+	free(t->name);
+	memset(t, 0, sizeof *t);
+}
+
+void ss_tableinfo_free_array(struct ss_tableinfo *t, int n)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < n; i++)
+		ss_tableinfo_free(&t[i]);
+	free(t);
+}
+
+int ss_tableinfo_col(const struct ss_tableinfo *t, const char *name)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const char *name,
+			struct ss_buf *out)
+{
+	if (schema && *schema) {
+		d->quote_ident(out, schema);
+		ss_buf_addc(out, '.');
+	}
+	d->quote_ident(out, name);
+}
+
+const char *ss_db_password(const struct ss_dbconf *db)
+{
+	if (!db->password_env || !*db->password_env)
+		return NULL;
+	return getenv(db->password_env);
+}
+
+struct ss_conn *ss_db_connect(const struct ss_dbconf *db, struct ss_err *err)
+{
+	struct ss_conn *c = NULL;
+
+	switch (db->driver) {
+	case SS_DRIVER_POSTGRES: c = ss_dialect_postgres.connect(db, err); break;
+	case SS_DRIVER_MARIADB: c = ss_dialect_mariadb.connect(db, err); break;
+	case SS_DRIVER_ODBC: c = ss_odbc_connect(db, err); break;
+	default: ss_err_set(err, "database %s: unknown driver", db->name);
+	}
+	return c;
+}
+
+void ss_db_disconnect(struct ss_conn *c)
+{
+	if (c)
+		c->d->disconnect(c);
+}
+
+int ss_db_exec(struct ss_conn *c, const char *sql, struct ss_err *err)
+{
+	return c->d->exec(c, sql, 0, NULL, NULL, err);
+}
+
+static int first_value_cb(void *arg, int ncols, const char *const *vals, const size_t *lens,
+			  struct ss_err *err)
+{
+	char **out = arg;
+
+	(void)err;
+	if (ncols > 0 && vals[0])
+		*out = ss_xstrndup(vals[0], lens[0]);
+	return 1;
+}
+
+int ss_db_query_value(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		      char **out, struct ss_err *err)
+{
+	size_t lens[16];
+
+	*out = NULL;
+	for (int i = 0; i < nparams && i < 16; i++)
+		lens[i] = params[i] ? strlen(params[i]) : 0;
+	return c->d->query(c, sql, nparams, params, lens, first_value_cb, out, err);
+}
+
+static int has_table(struct ss_tableinfo *t, int n, const char *schema, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(t[i].schema, schema) == 0 && strcmp(t[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+int ss_db_job_tables(struct ss_conn *c, const struct ss_jobconf *job, struct ss_tableinfo **out,
+		     int *n, struct ss_err *err)
+{
+	struct ss_tableinfo *t = NULL;
+	int cnt = 0;
+
+	for (int i = 0; i < job->ntables; i++) {
+		const struct ss_tablespec *spec = &job->tables[i];
+		const char *schema = spec->schema ? spec->schema : c->d->default_schema(c);
+		char **schemas = NULL, **names = NULL;
+		int m = 0;
+
+		if (spec->is_pattern) {
+			if (c->d->list_tables(c, schema, spec->name, &schemas, &names, &m, err) < 0)
+				goto fail;
+			if (m == 0) {
+				ss_err_set(err, "no table in database %s matches %s.%s",
+					   c->db->name, schema, spec->name);
+				goto fail;
+			}
+		} else {
+			m = 1;
+			schemas = ss_xcalloc(1, sizeof *schemas);
+			names = ss_xcalloc(1, sizeof *names);
+			schemas[0] = ss_xstrdup(schema);
+			names[0] = ss_xstrdup(spec->name);
+		}
+		for (int k = 0; k < m; k++) {
+			if (has_table(t, cnt, schemas[k], names[k]))
+				continue;
+			t = ss_xrealloc(t, sizeof *t * (size_t)(cnt + 1));
+			memset(&t[cnt], 0, sizeof t[cnt]);
+			if (c->d->table_info(c, schemas[k], names[k], &t[cnt], err) < 0) {
+				ss_strv_free(schemas, m);
+				ss_strv_free(names, m);
+				goto fail;
+			}
+			cnt++;
+			if (t[cnt - 1].npk == 0) {
+				ss_err_set(err, "table %s.%s in database %s has no primary key; "
+						"shadowsync needs one to apply changes by key",
+					   schemas[k], names[k], c->db->name);
+				ss_strv_free(schemas, m);
+				ss_strv_free(names, m);
+				goto fail;
+			}
+		}
+		ss_strv_free(schemas, m);
+		ss_strv_free(names, m);
+	}
+	*out = t;
+	*n = cnt;
+	return 0;
+fail:
+	ss_tableinfo_free_array(t, cnt);
+	return -1;
+}

@@ -1,0 +1,210 @@
+/*
+ * dialect.h -- the one function table every database implements.
+ *
+ * Everything that knows a database's syntax or client library lives behind
+ * struct ss_dialect: connecting, running statements with bound parameters,
+ * streaming results, transactions, catalog introspection, identifier
+ * quoting, the capture DDL, reading and consuming shadow rows, and applying
+ * batches of upserts and deletes.  Code outside dialects/ never branches on
+ * the kind of database; it calls through this table.
+ *
+ * Conventions shared by every implementation:
+ *  - parameters are text (NULL pointer = SQL NULL) with explicit lengths, so
+ *    binary-safe; values are never spliced into SQL text;
+ *  - result rows arrive through a callback as text values (NULL = SQL NULL);
+ *  - every failure fills struct ss_err with the database's message, the
+ *    SQLSTATE where there is one, `transient` set when retrying may help
+ *    (connection lost, deadlock, serialization failure), and names the
+ *    database (and table/statement where known).
+ */
+#ifndef SS_DIALECT_H
+#define SS_DIALECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "change.h"
+#include "config.h"
+#include "err.h"
+#include "util.h"
+
+struct ss_dialect;
+
+/* Every connection struct starts with this header. */
+struct ss_conn {
+	const struct ss_dialect *d;
+	const struct ss_dbconf *db; /* for messages: db->name */
+};
+
+struct ss_colinfo {
+	char *name;
+	char *type;      /* native type as the catalog spells it, e.g. numeric(38,10) */
+	uint8_t vtype;   /* enum ss_vtype: the journal form of its values */
+	int nullable;
+	int pk_pos;      /* 0: not in the primary key; else 1-based position */
+	int precision;   /* numeric precision / fractional-second digits; -1 unknown */
+	int scale;       /* numeric scale; -1 unknown */
+};
+
+struct ss_tableinfo {
+	char *schema;
+	char *name;
+	struct ss_colinfo *cols;
+	int ncols;
+	int *pk;         /* indexes into cols, in key order */
+	int npk;
+};
+
+void ss_tableinfo_free(struct ss_tableinfo *t);
+int ss_tableinfo_col(const struct ss_tableinfo *t, const char *name); /* index or -1 */
+/* "schema.table" with both parts quoted through the dialect. */
+void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const char *name,
+			struct ss_buf *out);
+
+/* Result row callback: return 0 to continue, 1 to stop early, -1 on error
+ * (err filled by the callback). */
+typedef int (*ss_row_cb)(void *arg, int ncols, const char *const *vals, const size_t *lens,
+			 struct ss_err *err);
+
+/* One shadow row as read by the capture. */
+struct ss_shadow_row {
+	uint64_t id;
+	uint64_t txid;          /* 0 when the source exposes none */
+	const char *schema, *table;
+	char op;                /* I, U, D */
+	const char *key_image;  /* JSON object, primary key columns */
+	size_t key_len;
+	const char *row_image;  /* JSON object, full new row (NULL for D) */
+	size_t row_len;
+	int64_t captured_us;
+};
+typedef int (*ss_shadow_cb)(void *arg, const struct ss_shadow_row *r, struct ss_err *err);
+
+/* What an applier hands the dialect: the target table, and changes that all
+ * belong to it.  For upserts every change is I/U with a full row image; the
+ * columns written are cols[0..ncols) (the source row's columns that the
+ * target also has, exclusions removed).  For deletes only the key is used. */
+struct ss_apply_batch {
+	const struct ss_tableinfo *target;
+	const int *cols;        /* indexes into target->cols */
+	int ncols;
+	struct ss_change *const *changes;
+	int n;
+};
+
+struct ss_dialect {
+	const char *name; /* postgres, mariadb, sqlite, ... (the SQL flavour) */
+
+	/* --- connection and statements --- */
+	struct ss_conn *(*connect)(const struct ss_dbconf *db, struct ss_err *err);
+	void (*disconnect)(struct ss_conn *c);
+	int (*exec)(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		    const size_t *lens, struct ss_err *err);
+	/* Run a multi-statement script (install DDL); no parameters. */
+	int (*exec_script)(struct ss_conn *c, const char *sql, struct ss_err *err);
+	int (*query)(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		     const size_t *lens, ss_row_cb cb, void *arg, struct ss_err *err);
+	int (*begin)(struct ss_conn *c, struct ss_err *err);
+	int (*commit)(struct ss_conn *c, struct ss_err *err);
+	int (*rollback)(struct ss_conn *c, struct ss_err *err);
+	/* The database's clock (microseconds since the epoch, UTC). */
+	int (*now_us)(struct ss_conn *c, int64_t *us, struct ss_err *err);
+
+	/* --- catalog --- */
+	const char *(*default_schema)(struct ss_conn *c);
+	int (*table_info)(struct ss_conn *c, const char *schema, const char *name,
+			  struct ss_tableinfo *out, struct ss_err *err);
+	/* Tables matching glob patterns (schema_pat may be NULL: default schema). */
+	int (*list_tables)(struct ss_conn *c, const char *schema_pat, const char *name_pat,
+			   char ***schemas, char ***names, int *n, struct ss_err *err);
+	void (*quote_ident)(struct ss_buf *out, const char *ident);
+
+	/* --- capture (trigger mode) --- */
+	/* The whole install / uninstall script for one job's tables, exactly as
+	 * it will run (a transaction where the database allows DDL in one). */
+	int (*capture_install_sql)(struct ss_conn *c, const char *job,
+				   const struct ss_tableinfo *tables, int n, struct ss_buf *out,
+				   struct ss_err *err);
+	int (*capture_uninstall_sql)(struct ss_conn *c, const char *job,
+				     const struct ss_tableinfo *tables, int n, struct ss_buf *out,
+				     struct ss_err *err);
+	/* Start listening for wake-ups; returns a socket fd to watch, or -1 when
+	 * the database has no notification mechanism (the capture then polls). */
+	int (*capture_listen)(struct ss_conn *c, const char *job, struct ss_err *err);
+	/* Consume pending notifications after the fd became readable; returns
+	 * how many arrived, -1 on error (connection lost). */
+	int (*capture_drain)(struct ss_conn *c, struct ss_err *err);
+	/* Visible shadow rows in id order, at most limit, inside the caller's
+	 * transaction. */
+	int (*capture_fetch)(struct ss_conn *c, const char *job, int limit, ss_shadow_cb cb,
+			     void *arg, struct ss_err *err);
+	/* For each txid, how many shadow rows it has in total (to know whether a
+	 * transaction is complete in a batch).  counts[i] for txids[i].  NULL when
+	 * the source exposes no transaction ids. */
+	int (*capture_txn_rows)(struct ss_conn *c, const char *job, const uint64_t *txids, int n,
+				uint64_t *counts, struct ss_err *err);
+	/* Delete exactly these shadow rows, by id. */
+	int (*capture_delete)(struct ss_conn *c, const char *job, const uint64_t *ids, int n,
+			      struct ss_err *err);
+
+	/* --- apply --- */
+	/* Session settings for an applier (replica role, FK checks off, strict
+	 * modes) and the position table (created if missing). */
+	int (*apply_prepare)(struct ss_conn *c, struct ss_err *err);
+	int (*apply_upsert)(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err);
+	int (*apply_delete)(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err);
+	/* Applied journal position of (job, target); 0 when none recorded. */
+	int (*position_get)(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
+			    struct ss_err *err);
+	/* Record the position; called inside the apply transaction. */
+	int (*position_set)(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
+			    struct ss_err *err);
+	/* The SQL text used for an upsert / delete of nrows rows (for review and
+	 * tests; apply_* run exactly this). */
+	void (*upsert_sql)(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
+			   struct ss_buf *out);
+	void (*delete_sql)(const struct ss_tableinfo *t, int nrows, struct ss_buf *out);
+
+	/* Optional features; NULL where a dialect does not have them yet. */
+	const struct ss_check_ops *check;   /* drift check (tools/check.c) */
+	const struct ss_poll_ops *poll;     /* timestamp-column capture */
+};
+
+/* The dialect for a configured database (postgres, mariadb, odbc: for odbc
+ * the flavour is picked after connecting, from SQL_DBMS_NAME). */
+struct ss_conn *ss_db_connect(const struct ss_dbconf *db, struct ss_err *err);
+void ss_db_disconnect(struct ss_conn *c);
+
+/* The password for a database: from password_env, or NULL. */
+const char *ss_db_password(const struct ss_dbconf *db);
+
+/* Resolve a job's `tables` (patterns expanded) against the source catalog,
+ * de-duplicated, in configuration order.  Tables without a primary key are
+ * an error naming the table. */
+int ss_db_job_tables(struct ss_conn *c, const struct ss_jobconf *job, struct ss_tableinfo **out,
+		     int *n, struct ss_err *err) SS_MUST_CHECK;
+void ss_tableinfo_free_array(struct ss_tableinfo *t, int n);
+
+/* Convenience wrappers that report the statement on error. */
+int ss_db_exec(struct ss_conn *c, const char *sql, struct ss_err *err) SS_MUST_CHECK;
+/* First column of the first row into *out (malloc'd; NULL for SQL NULL / no row). */
+int ss_db_query_value(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		      char **out, struct ss_err *err) SS_MUST_CHECK;
+
+extern const struct ss_dialect ss_dialect_postgres;
+extern const struct ss_dialect ss_dialect_mariadb;
+/* ODBC: the connection picks the flavour table; see dialects/odbc.c. */
+struct ss_conn *ss_odbc_connect(const struct ss_dbconf *db, struct ss_err *err);
+
+/* Capture DDL templates compiled into the binary (ddl/<dialect>/<name>.sql). */
+const char *ss_ddl_get(const char *name);
+/* Expand @TOKEN@ in a template from a NULL-terminated list of name/value
+ * pairs; unknown tokens are an error. */
+int ss_ddl_expand(const char *tmpl, const char *const *kv, struct ss_buf *out,
+		  struct ss_err *err) SS_MUST_CHECK;
+
+/* A short stable hex name for (job, schema, table), for per-table trigger
+ * functions whose names must fit identifier length limits. */
+void ss_ddl_table_tag(const char *job, const char *schema, const char *table, char out[17]);
+
+#endif

@@ -1,0 +1,972 @@
+/*
+ * postgres.c -- the PostgreSQL dialect, on libpq.
+ *
+ * Owns: connections (sessions pinned to UTC / ISO dates / full float
+ * precision so text values are canonical), statements with text
+ * parameters, single-row-mode result streaming, catalog introspection from
+ * pg_catalog, identifier quoting, the trigger capture (templates in
+ * ddl/postgres/, NOTIFY wake-ups), and applying batches: one
+ * INSERT ... SELECT FROM json_populate_recordset(...) ON CONFLICT DO UPDATE
+ * per table and batch, DELETE ... WHERE key IN (...) likewise, under
+ * session_replication_role = replica.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dialect.h"
+#include "log.h"
+
+struct pg_conn {
+	struct ss_conn base;
+	PGconn *pg;
+	char *dbname;
+};
+
+#define PG(c) (((struct pg_conn *)(c))->pg)
+
+static void pg_quote_ident(struct ss_buf *out, const char *ident)
+{
+	ss_buf_addc(out, '"');
+	for (const char *p = ident; *p; p++) {
+		if (*p == '"')
+			ss_buf_addc(out, '"');
+		ss_buf_addc(out, *p);
+	}
+	ss_buf_addc(out, '"');
+}
+
+static void pg_quote_literal(struct ss_buf *out, const char *s)
+{
+	ss_buf_addc(out, '\'');
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			ss_buf_addc(out, '\'');
+		ss_buf_addc(out, *p);
+	}
+	ss_buf_addc(out, '\'');
+}
+
+/* Fill err from a failed result (or the connection when res is NULL). */
+static void pg_fail(struct ss_conn *c, PGresult *res, const char *sql, struct ss_err *err)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(PG(c));
+	char m[1200];
+	size_t n;
+
+	snprintf(m, sizeof m, "%s", msg && *msg ? msg : PQerrorMessage(PG(c)));
+	n = strlen(m);
+	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		m[--n] = '\0';
+	for (char *p = m; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	if (sql)
+		ss_err_set(err, "database %s: %s [statement: %.200s]", c->db->name, m, sql);
+	else
+		ss_err_set(err, "database %s: %s", c->db->name, m);
+	if (err) {
+		snprintf(err->sqlstate, sizeof err->sqlstate, "%s", state ? state : "");
+		err->transient = PQstatus(PG(c)) != CONNECTION_OK || !state ||
+				 strncmp(state, "08", 2) == 0 || strcmp(state, "40001") == 0 ||
+				 strcmp(state, "40P01") == 0 || strncmp(state, "57P", 3) == 0 ||
+				 strncmp(state, "53", 2) == 0;
+	}
+}
+
+/* Server NOTICEs ("already exists, skipping") go to the debug log, not to
+ * the terminal of a DBA running install. */
+static void pg_notice(void *arg, const char *msg)
+{
+	struct ss_conn *c = arg;
+
+	ss_log_debug(c->db->name, "%s", msg);
+}
+
+static struct ss_conn *pg_connect(const struct ss_dbconf *db, struct ss_err *err)
+{
+	const char *keys[8], *vals[8];
+	char timeout[32];
+	int n = 0;
+	struct pg_conn *c;
+
+	snprintf(timeout, sizeof timeout, "%lld",
+		 (long long)((db->connect_timeout_us + 999999) / 1000000));
+	keys[n] = "dbname";
+	vals[n++] = db->dsn;
+	keys[n] = "connect_timeout";
+	vals[n++] = timeout;
+	keys[n] = "application_name";
+	vals[n++] = "shadowsync";
+	keys[n] = "client_encoding";
+	vals[n++] = "UTF8";
+	keys[n] = "options";
+	vals[n++] = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3";
+	if (ss_db_password(db)) {
+		keys[n] = "password";
+		vals[n++] = ss_db_password(db);
+	}
+	keys[n] = NULL;
+	vals[n] = NULL;
+	c = ss_xcalloc(1, sizeof *c);
+	c->base.d = &ss_dialect_postgres;
+	c->base.db = db;
+	c->pg = PQconnectdbParams(keys, vals, 1);
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+		char m[1024];
+		snprintf(m, sizeof m, "%s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		for (char *p = m; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		ss_err_set(err, "database %s: cannot connect: %s", db->name, ss_trim(m));
+		if (err)
+			err->transient = 1;
+		PQfinish(c->pg);
+		free(c);
+		return NULL;
+	}
+	c->dbname = ss_xstrdup(PQdb(c->pg));
+	PQsetNoticeProcessor(c->pg, pg_notice, c);
+	return &c->base;
+}
+
+static void pg_disconnect(struct ss_conn *c)
+{
+	if (!c)
+		return;
+	PQfinish(PG(c));
+	free(((struct pg_conn *)c)->dbname);
+	free(c);
+}
+
+static int pg_exec(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		   const size_t *lens, struct ss_err *err)
+{
+	int ilens[64];
+	PGresult *res;
+
+	(void)lens; /* text parameters are NUL-terminated for libpq */
+	(void)ilens;
+	res = PQexecParams(PG(c), sql, nparams, NULL, params, NULL, NULL, 0);
+	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		     PQresultStatus(res) != PGRES_TUPLES_OK)) {
+		pg_fail(c, res, sql, err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_exec_script(struct ss_conn *c, const char *sql, struct ss_err *err)
+{
+	PGresult *res = PQexec(PG(c), sql);
+	int ok = res && (PQresultStatus(res) == PGRES_COMMAND_OK ||
+			 PQresultStatus(res) == PGRES_TUPLES_OK);
+
+	if (!ok) {
+		pg_fail(c, res, NULL, err);
+		PQclear(res);
+		/* leave no transaction open after a failed script */
+		PQclear(PQexec(PG(c), "ROLLBACK"));
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_query(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		    const size_t *lens, ss_row_cb cb, void *arg, struct ss_err *err)
+{
+	PGresult *res;
+	int rc = 0, stopped = 0;
+	const char *vals[256];
+	size_t vlens[256];
+
+	(void)lens;
+	if (!PQsendQueryParams(PG(c), sql, nparams, NULL, params, NULL, NULL, 0)) {
+		pg_fail(c, NULL, sql, err);
+		return -1;
+	}
+	PQsetSingleRowMode(PG(c));
+	while ((res = PQgetResult(PG(c))) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_SINGLE_TUPLE && !stopped && rc == 0) {
+			int n = PQnfields(res);
+			if (n > 256)
+				n = 256;
+			for (int i = 0; i < n; i++) {
+				vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+				vlens[i] = (size_t)PQgetlength(res, 0, i);
+			}
+			int r = cb(arg, n, vals, vlens, err);
+			if (r < 0)
+				rc = -1;
+			else if (r > 0)
+				stopped = 1;
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
+			   st != PGRES_COMMAND_OK && rc == 0) {
+			pg_fail(c, res, sql, err);
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+static int pg_begin(struct ss_conn *c, struct ss_err *err)
+{
+	return pg_exec(c, "BEGIN", 0, NULL, NULL, err);
+}
+
+static int pg_commit(struct ss_conn *c, struct ss_err *err)
+{
+	return pg_exec(c, "COMMIT", 0, NULL, NULL, err);
+}
+
+static int pg_rollback(struct ss_conn *c, struct ss_err *err)
+{
+	if (PQtransactionStatus(PG(c)) == PQTRANS_IDLE)
+		return 0;
+	return pg_exec(c, "ROLLBACK", 0, NULL, NULL, err);
+}
+
+static int pg_now_us(struct ss_conn *c, int64_t *us, struct ss_err *err)
+{
+	char *v;
+
+	if (ss_db_query_value(c, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
+			      0, NULL, &v, err) < 0)
+		return -1;
+	*us = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
+	return 0;
+}
+
+static const char *pg_default_schema(struct ss_conn *c)
+{
+	(void)c;
+	return "public";
+}
+
+static uint8_t pg_vtype(const char *typname)
+{
+	static const struct {
+		const char *name;
+		uint8_t vtype;
+	} map[] = {
+		{"int2", SS_V_INT},       {"int4", SS_V_INT},	{"int8", SS_V_INT},
+		{"oid", SS_V_INT},        {"numeric", SS_V_NUMERIC}, {"float4", SS_V_FLOAT},
+		{"float8", SS_V_FLOAT},   {"bool", SS_V_BOOL},	{"bytea", SS_V_BINARY},
+		{"date", SS_V_DATE},      {"time", SS_V_TIME},	{"timestamp", SS_V_TIMESTAMP},
+		{"timestamptz", SS_V_TIMESTAMPTZ}, {"json", SS_V_JSON}, {"jsonb", SS_V_JSON},
+		{"uuid", SS_V_UUID},
+	};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(map[i].name, typname) == 0)
+			return map[i].vtype;
+	return SS_V_TEXT;
+}
+
+struct ti_state {
+	struct ss_tableinfo *t;
+};
+
+static int ti_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
+{
+	struct ss_tableinfo *t = ((struct ti_state *)arg)->t;
+	struct ss_colinfo *col;
+
+	(void)l;
+	(void)err;
+	if (n < 7)
+		return 0;
+	t->cols = ss_xrealloc(t->cols, sizeof *t->cols * (size_t)(t->ncols + 1));
+	col = &t->cols[t->ncols++];
+	memset(col, 0, sizeof *col);
+	col->name = ss_xstrdup(v[0]);
+	col->type = ss_xstrdup(v[1]);
+	col->vtype = pg_vtype(v[2]);
+	col->nullable = v[3][0] == 't';
+	col->pk_pos = atoi(v[4]);
+	col->precision = v[5] ? atoi(v[5]) : -1;
+	col->scale = v[6] ? atoi(v[6]) : -1;
+	return 0;
+}
+
+static int finish_pk(struct ss_tableinfo *t)
+{
+	int npk = 0;
+
+	for (int i = 0; i < t->ncols; i++)
+		if (t->cols[i].pk_pos > npk)
+			npk = t->cols[i].pk_pos;
+	t->pk = ss_xcalloc((size_t)(npk ? npk : 1), sizeof *t->pk);
+	t->npk = npk;
+	for (int i = 0; i < t->ncols; i++)
+		if (t->cols[i].pk_pos > 0)
+			t->pk[t->cols[i].pk_pos - 1] = i;
+	return 0;
+}
+
+static int pg_table_info(struct ss_conn *c, const char *schema, const char *name,
+			 struct ss_tableinfo *out, struct ss_err *err)
+{
+	static const char sql[] =
+		"SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
+		"       CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,"
+		"       NOT a.attnotnull,"
+		"       coalesce((SELECT k.ord FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
+		"                  WHERE k.attnum = a.attnum), 0),"
+		"       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 0"
+		"            THEN ((a.atttypmod - 4) >> 16) & 65535"
+		"            WHEN a.atttypid IN ('timestamp'::regtype, 'timestamptz'::regtype,"
+		"                                'time'::regtype) AND a.atttypmod >= 0"
+		"            THEN a.atttypmod END,"
+		"       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 0"
+		"            THEN (a.atttypmod - 4) & 65535 END"
+		"  FROM pg_catalog.pg_attribute a"
+		"  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+		"  LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype"
+		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary"
+		" WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')"
+		"   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
+		" ORDER BY a.attnum";
+	const char *params[2] = {schema, name};
+	struct ti_state st;
+
+	memset(out, 0, sizeof *out);
+	st.t = out;
+	if (pg_query(c, sql, 2, params, NULL, ti_row, &st, err) < 0)
+		return -1;
+	if (out->ncols == 0) {
+		ss_err_set(err, "database %s: table %s.%s does not exist", c->db->name, schema, name);
+		ss_tableinfo_free(out);
+		return -1;
+	}
+	out->schema = ss_xstrdup(schema);
+	out->name = ss_xstrdup(name);
+	return finish_pk(out);
+}
+
+struct list_state {
+	const char *schema_pat, *name_pat;
+	char **schemas, **names;
+	int n;
+};
+
+static int list_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
+{
+	struct list_state *s = arg;
+
+	(void)n;
+	(void)l;
+	(void)err;
+	if (!ss_glob_match(s->schema_pat, v[0]) || !ss_glob_match(s->name_pat, v[1]))
+		return 0;
+	s->schemas = ss_xrealloc(s->schemas, sizeof *s->schemas * (size_t)(s->n + 1));
+	s->names = ss_xrealloc(s->names, sizeof *s->names * (size_t)(s->n + 1));
+	s->schemas[s->n] = ss_xstrdup(v[0]);
+	s->names[s->n] = ss_xstrdup(v[1]);
+	s->n++;
+	return 0;
+}
+
+static int pg_list_tables(struct ss_conn *c, const char *schema_pat, const char *name_pat,
+			  char ***schemas, char ***names, int *n, struct ss_err *err)
+{
+	struct list_state s = {schema_pat ? schema_pat : "public", name_pat, NULL, NULL, 0};
+
+	if (pg_query(c,
+		     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+		     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		     " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+		     "   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'shadowsync')"
+		     "   AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
+		     0, NULL, NULL, list_row, &s, err) < 0) {
+		ss_strv_free(s.schemas, s.n);
+		ss_strv_free(s.names, s.n);
+		return -1;
+	}
+	*schemas = s.schemas;
+	*names = s.names;
+	*n = s.n;
+	return 0;
+}
+
+/* ---- capture DDL ---------------------------------------------------------- */
+
+static void log_table_name(const char *job, struct ss_buf *out)
+{
+	struct ss_buf b;
+
+	ss_buf_init(&b);
+	ss_buf_addf(&b, "log_%s", job);
+	pg_quote_ident(out, b.data);
+	ss_buf_free(&b);
+}
+
+static void trigger_name(const char *job, struct ss_buf *out)
+{
+	struct ss_buf b;
+
+	ss_buf_init(&b);
+	ss_buf_addf(&b, "shadowsync_capture_%s", job);
+	pg_quote_ident(out, b.data);
+	ss_buf_free(&b);
+}
+
+static void channel_name(const char *job, struct ss_buf *out)
+{
+	ss_buf_addf(out, "shadowsync_%s", job);
+}
+
+static int check_job_name(struct ss_conn *c, const char *job, struct ss_err *err)
+{
+	if (strlen(job) > 40) {
+		ss_err_set(err, "database %s: job name \"%s\" is longer than 40 characters, too long "
+				"for PostgreSQL object names derived from it", c->db->name, job);
+		return -1;
+	}
+	return 0;
+}
+
+static void key_list(const struct ss_tableinfo *t, const char *rec, int pairs, struct ss_buf *out)
+{
+	for (int k = 0; k < t->npk; k++) {
+		const char *col = t->cols[t->pk[k]].name;
+		if (k)
+			ss_buf_adds(out, ", ");
+		if (pairs) {
+			pg_quote_literal(out, col);
+			ss_buf_adds(out, ", ");
+		}
+		ss_buf_adds(out, rec);
+		ss_buf_addc(out, '.');
+		pg_quote_ident(out, col);
+	}
+}
+
+static int pg_capture_install_sql(struct ss_conn *c, const char *job,
+				  const struct ss_tableinfo *tables, int n, struct ss_buf *out,
+				  struct ss_err *err)
+{
+	struct ss_buf log, idx, trig, chan, chanlit, jobname;
+	int rc = -1;
+
+	if (check_job_name(c, job, err) < 0)
+		return -1;
+	ss_buf_init(&log);
+	ss_buf_init(&idx);
+	ss_buf_init(&trig);
+	ss_buf_init(&chan);
+	ss_buf_init(&chanlit);
+	ss_buf_init(&jobname);
+	log_table_name(job, &log);
+	ss_buf_addf(&jobname, "log_%s_txid", job);
+	pg_quote_ident(&idx, jobname.data);
+	ss_buf_reset(&jobname);
+	ss_buf_adds(&jobname, job);
+	trigger_name(job, &trig);
+	channel_name(job, &chan);
+	pg_quote_literal(&chanlit, chan.data);
+	{
+		const char *kv[] = {"JOB_NAME", job, "DATABASE", c->db->name, "LOG", log.data,
+				    "LOG_TXID_IDX", idx.data, NULL};
+		if (ss_ddl_expand(ss_ddl_get("postgres/install_head.sql"), kv, out, err) < 0)
+			goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		const struct ss_tableinfo *t = &tables[i];
+		struct ss_buf q, slit, tlit, func, newk, oldk, newc, oldc, comment, cl;
+		char tag[17], fname[40];
+		int r;
+
+		ss_ddl_table_tag(job, t->schema, t->name, tag);
+		snprintf(fname, sizeof fname, "capture_%s", tag);
+		ss_buf_init(&q);
+		ss_buf_init(&slit);
+		ss_buf_init(&tlit);
+		ss_buf_init(&func);
+		ss_buf_init(&newk);
+		ss_buf_init(&oldk);
+		ss_buf_init(&newc);
+		ss_buf_init(&oldc);
+		ss_buf_init(&comment);
+		ss_buf_init(&cl);
+		ss_tableinfo_qname(c->d, t->schema, t->name, &q);
+		pg_quote_literal(&slit, t->schema);
+		pg_quote_literal(&tlit, t->name);
+		pg_quote_ident(&func, fname);
+		key_list(t, "NEW", 1, &newk);
+		key_list(t, "OLD", 1, &oldk);
+		key_list(t, "NEW", 0, &newc);
+		key_list(t, "OLD", 0, &oldc);
+		ss_buf_addf(&comment, "shadowsync job %s: capture trigger for %s.%s", job, t->schema,
+			    t->name);
+		pg_quote_literal(&cl, comment.data);
+		const char *kv[] = {"QTABLE", q.data, "LOG", log.data, "FUNC", func.data,
+				    "SCHEMA_LIT", slit.data, "TABLE_LIT", tlit.data, "NEW_KEY", newk.data,
+				    "OLD_KEY", oldk.data, "NEW_KEY_COLS", newc.data,
+				    "OLD_KEY_COLS", oldc.data, "CHANNEL_LIT", chanlit.data,
+				    "FUNC_COMMENT_LIT", cl.data, "TRIGGER", trig.data, NULL};
+		r = ss_ddl_expand(ss_ddl_get("postgres/install_table.sql"), kv, out, err);
+		ss_buf_free(&q);
+		ss_buf_free(&slit);
+		ss_buf_free(&tlit);
+		ss_buf_free(&func);
+		ss_buf_free(&newk);
+		ss_buf_free(&oldk);
+		ss_buf_free(&newc);
+		ss_buf_free(&oldc);
+		ss_buf_free(&comment);
+		ss_buf_free(&cl);
+		if (r < 0)
+			goto done;
+	}
+	if (strstr(out->data, "$shadowsync_body$") &&
+	    (strstr(job, "$shadowsync_body$") != NULL)) {
+		ss_err_set(err, "job name may not contain $shadowsync_body$");
+		goto done;
+	}
+	ss_buf_adds(out, ss_ddl_get("postgres/install_tail.sql"));
+	rc = 0;
+done:
+	ss_buf_free(&log);
+	ss_buf_free(&idx);
+	ss_buf_free(&trig);
+	ss_buf_free(&chan);
+	ss_buf_free(&chanlit);
+	ss_buf_free(&jobname);
+	return rc;
+}
+
+struct uninst_state {
+	struct ss_conn *c;
+	struct ss_buf *out;
+	const char *trig;
+	struct ss_err *err;
+	int failed;
+};
+
+static int uninst_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
+{
+	struct uninst_state *s = arg;
+	struct ss_buf q, f;
+
+	(void)n;
+	(void)l;
+	ss_buf_init(&q);
+	ss_buf_init(&f);
+	ss_tableinfo_qname(s->c->d, v[0], v[1], &q);
+	pg_quote_ident(&f, v[2]);
+	const char *kv[] = {"TRIGGER", s->trig, "QTABLE", q.data, "FUNC", f.data, NULL};
+	int r = ss_ddl_expand(ss_ddl_get("postgres/uninstall_table.sql"), kv, s->out, err);
+	ss_buf_free(&q);
+	ss_buf_free(&f);
+	return r < 0 ? -1 : 0;
+}
+
+static int pg_capture_uninstall_sql(struct ss_conn *c, const char *job,
+				    const struct ss_tableinfo *tables, int n, struct ss_buf *out,
+				    struct ss_err *err)
+{
+	struct ss_buf log, trig, tname;
+	struct uninst_state st;
+	int rc = -1;
+
+	(void)tables;
+	(void)n;
+	ss_buf_init(&log);
+	ss_buf_init(&trig);
+	ss_buf_init(&tname);
+	log_table_name(job, &log);
+	trigger_name(job, &trig);
+	ss_buf_addf(&tname, "shadowsync_capture_%s", job);
+	ss_buf_addf(out, "-- remove shadowsync capture for job %s from database %s\nBEGIN;\n", job,
+		    c->db->name);
+	/* every trigger this job installed, found in the catalog (the table
+	 * list may have changed since install) */
+	st.c = c;
+	st.out = out;
+	st.trig = trig.data;
+	st.err = err;
+	st.failed = 0;
+	const char *params[1] = {tname.data};
+	if (pg_query(c,
+		     "SELECT n.nspname, c.relname, p.proname FROM pg_catalog.pg_trigger g"
+		     " JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
+		     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		     " JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid"
+		     " WHERE g.tgname = $1 ORDER BY 1, 2",
+		     1, params, NULL, uninst_row, &st, err) < 0)
+		goto done;
+	{
+		const char *kv[] = {"LOG", log.data, NULL};
+		if (ss_ddl_expand(ss_ddl_get("postgres/uninstall_tail.sql"), kv, out, err) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	ss_buf_free(&log);
+	ss_buf_free(&trig);
+	ss_buf_free(&tname);
+	return rc;
+}
+
+static int pg_capture_listen(struct ss_conn *c, const char *job, struct ss_err *err)
+{
+	struct ss_buf sql, chan;
+	int r;
+
+	ss_buf_init(&sql);
+	ss_buf_init(&chan);
+	channel_name(job, &chan);
+	ss_buf_adds(&sql, "LISTEN ");
+	pg_quote_ident(&sql, chan.data);
+	r = pg_exec(c, sql.data, 0, NULL, NULL, err);
+	ss_buf_free(&sql);
+	ss_buf_free(&chan);
+	if (r < 0)
+		return -1;
+	return PQsocket(PG(c));
+}
+
+static int pg_capture_drain(struct ss_conn *c, struct ss_err *err)
+{
+	PGnotify *n;
+	int cnt = 0;
+
+	if (!PQconsumeInput(PG(c))) {
+		pg_fail(c, NULL, NULL, err);
+		return -1;
+	}
+	while ((n = PQnotifies(PG(c))) != NULL) {
+		cnt++;
+		PQfreemem(n);
+	}
+	return cnt;
+}
+
+struct fetch_state {
+	ss_shadow_cb cb;
+	void *arg;
+};
+
+static int fetch_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
+{
+	struct fetch_state *s = arg;
+	struct ss_shadow_row r;
+
+	if (n < 8)
+		return 0;
+	r.id = strtoull(v[0], NULL, 10);
+	r.txid = strtoull(v[1], NULL, 10);
+	r.schema = v[2];
+	r.table = v[3];
+	r.op = v[4][0];
+	r.key_image = v[5];
+	r.key_len = l[5];
+	r.row_image = v[6];
+	r.row_len = v[6] ? l[6] : 0;
+	r.captured_us = strtoll(v[7], NULL, 10);
+	return s->cb(s->arg, &r, err);
+}
+
+static int pg_capture_fetch(struct ss_conn *c, const char *job, int limit, ss_shadow_cb cb,
+			    void *arg, struct ss_err *err)
+{
+	struct ss_buf sql;
+	char lim[24];
+	const char *params[1] = {lim};
+	struct fetch_state st = {cb, arg};
+	int r;
+
+	snprintf(lim, sizeof lim, "%d", limit);
+	ss_buf_init(&sql);
+	ss_buf_adds(&sql, "SELECT id, txid, schema_name, table_name, op, key_image, row_image,"
+			  " (extract(epoch FROM captured_at) * 1000000)::bigint FROM shadowsync.");
+	log_table_name(job, &sql);
+	ss_buf_adds(&sql, " ORDER BY id LIMIT $1");
+	r = pg_query(c, sql.data, 1, params, NULL, fetch_row, &st, err);
+	ss_buf_free(&sql);
+	return r;
+}
+
+static void id_array(const uint64_t *ids, int n, struct ss_buf *out)
+{
+	ss_buf_addc(out, '{');
+	for (int i = 0; i < n; i++)
+		ss_buf_addf(out, "%s%llu", i ? "," : "", (unsigned long long)ids[i]);
+	ss_buf_addc(out, '}');
+}
+
+struct txn_state {
+	const uint64_t *txids;
+	uint64_t *counts;
+	int n;
+};
+
+static int txn_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
+{
+	struct txn_state *s = arg;
+	uint64_t t = strtoull(v[0], NULL, 10);
+
+	(void)n;
+	(void)l;
+	(void)err;
+	for (int i = 0; i < s->n; i++)
+		if (s->txids[i] == t)
+			s->counts[i] = strtoull(v[1], NULL, 10);
+	return 0;
+}
+
+static int pg_capture_txn_rows(struct ss_conn *c, const char *job, const uint64_t *txids, int n,
+			       uint64_t *counts, struct ss_err *err)
+{
+	struct ss_buf sql, arr;
+	struct txn_state st = {txids, counts, n};
+	int r;
+
+	ss_buf_init(&sql);
+	ss_buf_init(&arr);
+	id_array(txids, n, &arr);
+	ss_buf_adds(&sql, "SELECT txid, count(*) FROM shadowsync.");
+	log_table_name(job, &sql);
+	ss_buf_adds(&sql, " WHERE txid = ANY($1::bigint[]) GROUP BY txid");
+	memset(counts, 0, sizeof *counts * (size_t)n);
+	const char *params[1] = {arr.data};
+	r = pg_query(c, sql.data, 1, params, NULL, txn_row, &st, err);
+	ss_buf_free(&sql);
+	ss_buf_free(&arr);
+	return r;
+}
+
+static int pg_capture_delete(struct ss_conn *c, const char *job, const uint64_t *ids, int n,
+			     struct ss_err *err)
+{
+	struct ss_buf sql, arr;
+	int r;
+
+	ss_buf_init(&sql);
+	ss_buf_init(&arr);
+	id_array(ids, n, &arr);
+	ss_buf_adds(&sql, "DELETE FROM shadowsync.");
+	log_table_name(job, &sql);
+	ss_buf_adds(&sql, " WHERE id = ANY($1::bigint[])");
+	const char *params[1] = {arr.data};
+	r = pg_exec(c, sql.data, 1, params, NULL, err);
+	ss_buf_free(&sql);
+	ss_buf_free(&arr);
+	return r;
+}
+
+/* ---- apply --------------------------------------------------------------- */
+
+static int pg_apply_prepare(struct ss_conn *c, struct ss_err *err)
+{
+	if (pg_exec(c, "SET session_replication_role = replica", 0, NULL, NULL, err) < 0) {
+		ss_err_prefix(err, "applier needs a role allowed to set session_replication_role "
+				   "(superuser, or granted on PostgreSQL 15+)");
+		return -1;
+	}
+	return pg_exec_script(c, ss_ddl_get("postgres/position.sql"), err);
+}
+
+static void pg_upsert_sql(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
+			  struct ss_buf *out)
+{
+	struct ss_buf q;
+	int nonkey = 0;
+
+	(void)nrows; /* one JSON parameter carries every row */
+	ss_buf_init(&q);
+	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, &q);
+	ss_buf_addf(out, "INSERT INTO %s (", q.data);
+	for (int i = 0; i < ncols; i++) {
+		if (i)
+			ss_buf_adds(out, ", ");
+		pg_quote_ident(out, t->cols[cols[i]].name);
+	}
+	ss_buf_adds(out, ") SELECT ");
+	for (int i = 0; i < ncols; i++) {
+		if (i)
+			ss_buf_adds(out, ", ");
+		pg_quote_ident(out, t->cols[cols[i]].name);
+	}
+	ss_buf_addf(out, " FROM json_populate_recordset(NULL::%s, $1) ON CONFLICT (", q.data);
+	for (int k = 0; k < t->npk; k++) {
+		if (k)
+			ss_buf_adds(out, ", ");
+		pg_quote_ident(out, t->cols[t->pk[k]].name);
+	}
+	ss_buf_adds(out, ") DO ");
+	for (int i = 0; i < ncols; i++) {
+		if (t->cols[cols[i]].pk_pos)
+			continue;
+		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
+		pg_quote_ident(out, t->cols[cols[i]].name);
+		ss_buf_adds(out, " = EXCLUDED.");
+		pg_quote_ident(out, t->cols[cols[i]].name);
+	}
+	if (!nonkey)
+		ss_buf_adds(out, "NOTHING");
+	ss_buf_free(&q);
+}
+
+static void pg_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf *out)
+{
+	struct ss_buf q, keys;
+
+	(void)nrows;
+	ss_buf_init(&q);
+	ss_buf_init(&keys);
+	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, &q);
+	for (int k = 0; k < t->npk; k++) {
+		if (k)
+			ss_buf_adds(&keys, ", ");
+		pg_quote_ident(&keys, t->cols[t->pk[k]].name);
+	}
+	ss_buf_addf(out, "DELETE FROM %s WHERE (%s) IN (SELECT %s FROM json_populate_recordset(NULL::%s, $1))",
+		    q.data, keys.data, keys.data, q.data);
+	ss_buf_free(&q);
+	ss_buf_free(&keys);
+}
+
+/* A value in the form json_populate_recordset hands to the column's input
+ * function. */
+static void json_value(const struct ss_field *f, struct ss_buf *out)
+{
+	if (!f || f->is_null) {
+		ss_buf_adds(out, "null");
+	} else if (f->type == SS_V_BINARY) {
+		ss_buf_adds(out, "\"\\\\x");
+		ss_hex_encode((const uint8_t *)f->data, f->len, out);
+		ss_buf_addc(out, '"');
+	} else if (f->type == SS_V_JSON) {
+		ss_buf_add(out, f->data, f->len);
+	} else {
+		ss_buf_add_json_str(out, f->data, f->len);
+	}
+}
+
+static void rows_json(const struct ss_apply_batch *b, int keys_only, struct ss_buf *out)
+{
+	const struct ss_tableinfo *t = b->target;
+
+	ss_buf_addc(out, '[');
+	for (int r = 0; r < b->n; r++) {
+		const struct ss_change *ch = b->changes[r];
+		if (r)
+			ss_buf_addc(out, ',');
+		ss_buf_addc(out, '{');
+		int n = keys_only ? t->npk : b->ncols;
+		for (int i = 0; i < n; i++) {
+			const char *name = keys_only ? t->cols[t->pk[i]].name : t->cols[b->cols[i]].name;
+			const struct ss_field *f = keys_only ? ss_change_field(ch->key, ch->nkey, name)
+							     : ss_change_field(ch->row, ch->nrow, name);
+			if (i)
+				ss_buf_addc(out, ',');
+			ss_buf_add_json_str(out, name, strlen(name));
+			ss_buf_addc(out, ':');
+			json_value(f, out);
+		}
+		ss_buf_addc(out, '}');
+	}
+	ss_buf_addc(out, ']');
+}
+
+static int apply_json(struct ss_conn *c, const struct ss_apply_batch *b, int del,
+		      struct ss_err *err)
+{
+	struct ss_buf sql, rows;
+	int r;
+
+	ss_buf_init(&sql);
+	ss_buf_init(&rows);
+	if (del)
+		pg_delete_sql(b->target, b->n, &sql);
+	else
+		pg_upsert_sql(b->target, b->cols, b->ncols, b->n, &sql);
+	rows_json(b, del, &rows);
+	const char *params[1] = {rows.data};
+	r = pg_exec(c, sql.data, 1, params, NULL, err);
+	if (r < 0)
+		ss_err_prefix(err, "table %s.%s", b->target->schema, b->target->name);
+	ss_buf_free(&sql);
+	ss_buf_free(&rows);
+	return r;
+}
+
+static int pg_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
+{
+	return apply_json(c, b, 0, err);
+}
+
+static int pg_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
+{
+	return apply_json(c, b, 1, err);
+}
+
+static int pg_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
+			   struct ss_err *err)
+{
+	const char *params[2] = {job, target};
+	char *v;
+
+	if (ss_db_query_value(c, "SELECT pos FROM shadowsync.applied_position WHERE job = $1 AND target = $2",
+			      2, params, &v, err) < 0)
+		return -1;
+	*pos = v ? strtoull(v, NULL, 10) : 0;
+	free(v);
+	return 0;
+}
+
+static int pg_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
+			   struct ss_err *err)
+{
+	char p[24];
+	const char *params[3] = {job, target, p};
+
+	snprintf(p, sizeof p, "%llu", (unsigned long long)pos);
+	return pg_exec(c,
+		       "INSERT INTO shadowsync.applied_position (job, target, pos, updated_at)"
+		       " VALUES ($1, $2, $3, now()) ON CONFLICT (job, target)"
+		       " DO UPDATE SET pos = EXCLUDED.pos, updated_at = EXCLUDED.updated_at",
+		       3, params, NULL, err);
+}
+
+const struct ss_dialect ss_dialect_postgres = {
+	.name = "postgres",
+	.connect = pg_connect,
+	.disconnect = pg_disconnect,
+	.exec = pg_exec,
+	.exec_script = pg_exec_script,
+	.query = pg_query,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.now_us = pg_now_us,
+	.default_schema = pg_default_schema,
+	.table_info = pg_table_info,
+	.list_tables = pg_list_tables,
+	.quote_ident = pg_quote_ident,
+	.capture_install_sql = pg_capture_install_sql,
+	.capture_uninstall_sql = pg_capture_uninstall_sql,
+	.capture_listen = pg_capture_listen,
+	.capture_drain = pg_capture_drain,
+	.capture_fetch = pg_capture_fetch,
+	.capture_txn_rows = pg_capture_txn_rows,
+	.capture_delete = pg_capture_delete,
+	.apply_prepare = pg_apply_prepare,
+	.apply_upsert = pg_apply_upsert,
+	.apply_delete = pg_apply_delete,
+	.position_get = pg_position_get,
+	.position_set = pg_position_set,
+	.upsert_sql = pg_upsert_sql,
+	.delete_sql = pg_delete_sql,
+};
