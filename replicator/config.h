@@ -15,7 +15,7 @@
 
 
 enum ss_driver { SS_DRIVER_POSTGRES, SS_DRIVER_MARIADB, SS_DRIVER_ODBC };
-enum ss_capture { SS_CAPTURE_TRIGGER, SS_CAPTURE_TIMESTAMP };
+enum ss_capture_mode { SS_CAPTURE_TRIGGER, SS_CAPTURE_TIMESTAMP };
 enum ss_delete_detection { SS_DELDET_NONE, SS_DELDET_KEYSCAN };
 enum ss_log_level { SS_LOG_ERROR, SS_LOG_WARN, SS_LOG_INFO, SS_LOG_DEBUG };
 

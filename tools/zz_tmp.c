@@ -1,3 +1,2 @@
 #include "tools.h"
-int ss_cmd_run(int argc, char **argv) { (void)argc; (void)argv; return 2; }
 int ss_cmd_journal(int argc, char **argv) { (void)argc; (void)argv; return 2; }

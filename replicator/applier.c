@@ -1,0 +1,590 @@
+/*
+ * applier.c -- one thread per (job, target) applying journal records.
+ * See applier.h.
+ *
+ * The loop: read records after the applied position; gather them into a
+ * target transaction until at least batch_rows changes have been read and
+ * the last one ends a source transaction (SS_JREC_TXEND), or until the
+ * journal has nothing more and we stand on such a boundary.  Changes are
+ * executed in sub-batches (per table: the last change of each key wins,
+ * deletes before upserts) as they accumulate, so a huge source transaction
+ * needs bounded memory; the position is written and the transaction
+ * committed only at a boundary.
+ */
+#include "applier.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "change.h"
+#include "dialect.h"
+#include "log.h"
+#include "util.h"
+
+#define SUB_BATCH_BYTES (8u << 20)
+
+struct dst_table {
+	char *src_schema, *src_name;
+	struct ss_tableinfo info; /* target catalog */
+};
+
+struct pending {
+	struct ss_buf payloads;   /* record payloads back to back */
+	size_t *offs;
+	uint64_t *pos;
+	uint64_t *txid;
+	uint8_t *flags;
+	int64_t *ts;
+	int n, cap;
+};
+
+struct ss_applier {
+	const struct ss_jobconf *job;
+	const struct ss_dbconf *target;
+	struct ss_journal *journal;
+	pthread_t thread;
+	int started;
+	volatile int stop;
+	pthread_mutex_t mu;
+	struct ss_applier_stats stats;
+	struct ss_conn *conn;
+	struct dst_table *tables;
+	int ntables;
+	struct pending pend;
+	char ctx[256];
+};
+
+struct ss_applier *ss_applier_new(const struct ss_jobconf *job, const struct ss_dbconf *target,
+				  struct ss_journal *journal)
+{
+	struct ss_applier *a = ss_xcalloc(1, sizeof *a);
+
+	a->job = job;
+	a->target = target;
+	a->journal = journal;
+	pthread_mutex_init(&a->mu, NULL);
+	ss_buf_init(&a->pend.payloads);
+	snprintf(a->ctx, sizeof a->ctx, "job %s target %s", job->name, target->name);
+	return a;
+}
+
+const char *ss_applier_target(const struct ss_applier *a)
+{
+	return a->target->name;
+}
+
+static void set_state(struct ss_applier *a, int state, const char *error)
+{
+	pthread_mutex_lock(&a->mu);
+	a->stats.state = state;
+	if (error)
+		snprintf(a->stats.last_error, sizeof a->stats.last_error, "%s", error);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void ss_applier_get_stats(struct ss_applier *a, struct ss_applier_stats *out)
+{
+	pthread_mutex_lock(&a->mu);
+	*out = a->stats;
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void free_tables(struct ss_applier *a)
+{
+	for (int i = 0; i < a->ntables; i++) {
+		free(a->tables[i].src_schema);
+		free(a->tables[i].src_name);
+		ss_tableinfo_free(&a->tables[i].info);
+	}
+	free(a->tables);
+	a->tables = NULL;
+	a->ntables = 0;
+}
+
+static void disconnect(struct ss_applier *a)
+{
+	ss_db_disconnect(a->conn);
+	a->conn = NULL;
+	free_tables(a);
+}
+
+void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema,
+			    const char *src_default_schema, const char *table,
+			    const char *dst_default_schema, char **schema_out, char **name_out)
+{
+	struct ss_table_settings s;
+	struct ss_tablespec spec;
+	struct ss_err err;
+
+	ss_config_table_settings(job, src_schema, table, &s);
+	if (s.target_table && *s.target_table && ss_config_parse_table(s.target_table, &spec, &err) == 0) {
+		*schema_out = spec.schema ? spec.schema : ss_xstrdup(dst_default_schema);
+		*name_out = spec.name;
+		return;
+	}
+	if (src_default_schema && strcmp(src_schema, src_default_schema) == 0)
+		*schema_out = ss_xstrdup(dst_default_schema);
+	else
+		*schema_out = ss_xstrdup(src_schema);
+	*name_out = ss_xstrdup(table);
+}
+
+/* The target table for a change's source table, introspected once. */
+static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c,
+				 struct ss_err *err)
+{
+	char *schema, *name;
+	const char *src_default;
+
+	for (int i = 0; i < a->ntables; i++)
+		if (strlen(a->tables[i].src_name) == c->table_len &&
+		    memcmp(a->tables[i].src_name, c->table, c->table_len) == 0 &&
+		    strlen(a->tables[i].src_schema) == c->schema_len &&
+		    memcmp(a->tables[i].src_schema, c->schema, c->schema_len) == 0)
+			return &a->tables[i];
+	char *ss = ss_xstrndup(c->schema, c->schema_len), *st = ss_xstrndup(c->table, c->table_len);
+	switch (a->job->source->driver) {
+	case SS_DRIVER_POSTGRES: src_default = "public"; break;
+	case SS_DRIVER_ODBC: src_default = "main"; break;
+	default: src_default = NULL; /* MariaDB: the schema is the database; keep it */
+	}
+	ss_applier_target_name(a->job, ss, src_default, st, a->conn->d->default_schema(a->conn),
+			       &schema, &name);
+	a->tables = ss_xrealloc(a->tables, sizeof *a->tables * (size_t)(a->ntables + 1));
+	struct dst_table *t = &a->tables[a->ntables];
+	memset(t, 0, sizeof *t);
+	int r = a->conn->d->table_info(a->conn, schema, name, &t->info, err);
+	free(schema);
+	free(name);
+	if (r < 0) {
+		free(ss);
+		free(st);
+		return NULL;
+	}
+	if (t->info.npk == 0) {
+		ss_err_set(err, "database %s: target table %s.%s has no primary key", a->target->name,
+			   t->info.schema, t->info.name);
+		ss_tableinfo_free(&t->info);
+		free(ss);
+		free(st);
+		return NULL;
+	}
+	t->src_schema = ss;
+	t->src_name = st;
+	a->ntables++;
+	return t;
+}
+
+static void pend_reset(struct pending *p)
+{
+	p->n = 0;
+	ss_buf_reset(&p->payloads);
+}
+
+static void pend_add(struct pending *p, const struct ss_jrec *r)
+{
+	if (p->n + 1 >= p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 1024;
+		p->offs = ss_xrealloc(p->offs, sizeof *p->offs * (size_t)(p->cap + 1));
+		p->pos = ss_xrealloc(p->pos, sizeof *p->pos * (size_t)p->cap);
+		p->txid = ss_xrealloc(p->txid, sizeof *p->txid * (size_t)p->cap);
+		p->flags = ss_xrealloc(p->flags, (size_t)p->cap);
+		p->ts = ss_xrealloc(p->ts, sizeof *p->ts * (size_t)p->cap);
+	}
+	p->offs[p->n] = p->payloads.len;
+	ss_buf_add(&p->payloads, r->payload, r->len);
+	p->pos[p->n] = r->pos;
+	p->txid[p->n] = r->txid;
+	p->flags[p->n] = r->flags;
+	p->ts[p->n] = r->ts_us;
+	p->n++;
+	p->offs[p->n] = p->payloads.len;
+}
+
+/* Key of a change as bytes, for collapsing repeated changes of one row. */
+static void key_bytes(const struct ss_change *c, struct ss_buf *out)
+{
+	ss_buf_reset(out);
+	ss_buf_add(out, c->schema, c->schema_len);
+	ss_buf_addc(out, 0);
+	ss_buf_add(out, c->table, c->table_len);
+	for (int i = 0; i < c->nkey; i++) {
+		ss_buf_addc(out, 0);
+		ss_buf_add_varint(out, c->key[i].is_null ? 0 : c->key[i].len + 1);
+		ss_buf_add(out, c->key[i].data, c->key[i].len);
+	}
+}
+
+struct keyslot {
+	uint64_t hash;
+	int idx; /* change index, -1 empty */
+};
+
+static uint64_t fnv(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Describe change c's key for an error message. */
+static void describe_key(const struct ss_change *c, struct ss_buf *out)
+{
+	for (int i = 0; i < c->nkey; i++) {
+		ss_buf_addf(out, "%s%.*s=", i ? ", " : "", (int)c->key[i].name_len, c->key[i].name);
+		if (c->key[i].is_null)
+			ss_buf_adds(out, "NULL");
+		else if (c->key[i].type == SS_V_BINARY)
+			ss_hex_encode((const uint8_t *)c->key[i].data, c->key[i].len, out);
+		else
+			ss_buf_add(out, c->key[i].data, c->key[i].len > 200 ? 200 : c->key[i].len);
+	}
+}
+
+/* Run one table's upserts or deletes. */
+static int run_group(struct ss_applier *a, struct dst_table *t, struct ss_change **v, int n,
+		     int del, struct ss_err *err)
+{
+	struct ss_apply_batch b;
+	int *cols = NULL, ncols = 0, rc;
+
+	if (n == 0)
+		return 0;
+	memset(&b, 0, sizeof b);
+	b.target = &t->info;
+	b.changes = v;
+	b.n = n;
+	if (!del) {
+		/* the columns of the source row that the target has */
+		cols = ss_xcalloc((size_t)t->info.ncols, sizeof *cols);
+		for (int i = 0; i < t->info.ncols; i++)
+			if (ss_change_field(v[0]->row, v[0]->nrow, t->info.cols[i].name))
+				cols[ncols++] = i;
+		b.cols = cols;
+		b.ncols = ncols;
+		rc = a->conn->d->apply_upsert(a->conn, &b, err);
+	} else {
+		rc = a->conn->d->apply_delete(a->conn, &b, err);
+	}
+	free(cols);
+	return rc;
+}
+
+/* Execute the pending records [from, to) in the open target transaction.
+ * one_by_one: a statement per change (to find the change a target
+ * rejects). */
+static int flush(struct ss_applier *a, int from, int to, int one_by_one, struct ss_err *err)
+{
+	struct pending *p = &a->pend;
+	int n = to - from, rc = -1;
+	struct ss_change *ch = ss_xcalloc((size_t)(n ? n : 1), sizeof *ch);
+	struct ss_change **order = ss_xcalloc((size_t)(n ? n : 1), sizeof *order);
+	struct dst_table **dst = ss_xcalloc((size_t)(n ? n : 1), sizeof *dst);
+	size_t nslots = 16;
+	struct keyslot *slots;
+	struct ss_buf kb;
+
+	while (nslots < (size_t)n * 2)
+		nslots *= 2;
+	slots = ss_xmalloc(sizeof *slots * nslots);
+	for (size_t i = 0; i < nslots; i++)
+		slots[i].idx = -1;
+	ss_buf_init(&kb);
+	/* decode; the last change of each key wins */
+	int *alive = ss_xcalloc((size_t)(n ? n : 1), sizeof *alive);
+	for (int i = 0; i < n; i++) {
+		ss_change_init(&ch[i]);
+		if (ss_change_decode(&ch[i], (const uint8_t *)p->payloads.data + p->offs[from + i],
+				     p->offs[from + i + 1] - p->offs[from + i], err) < 0) {
+			ss_err_prefix(err, "journal position %llu", (unsigned long long)p->pos[from + i]);
+			goto done;
+		}
+		ch[i].pos = p->pos[from + i];
+		alive[i] = 1;
+		if (one_by_one)
+			continue;
+		key_bytes(&ch[i], &kb);
+		uint64_t h = fnv(kb.data, kb.len);
+		size_t s = h & (nslots - 1);
+		for (;;) {
+			if (slots[s].idx < 0) {
+				slots[s].hash = h;
+				slots[s].idx = i;
+				break;
+			}
+			if (slots[s].hash == h) {
+				struct ss_buf other;
+				ss_buf_init(&other);
+				key_bytes(&ch[slots[s].idx], &other);
+				int same = other.len == kb.len && memcmp(other.data, kb.data, kb.len) == 0;
+				ss_buf_free(&other);
+				if (same) {
+					alive[slots[s].idx] = 0;
+					slots[s].idx = i;
+					break;
+				}
+			}
+			s = (s + 1) & (nslots - 1);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (!alive[i])
+			continue;
+		dst[i] = dst_for(a, &ch[i], err);
+		if (!dst[i])
+			goto done;
+	}
+	if (one_by_one) {
+		for (int i = 0; i < n; i++) {
+			struct ss_change *one = &ch[i];
+			if (run_group(a, dst[i], &one, 1, ch[i].op == 'D', err) < 0) {
+				struct ss_buf k;
+				ss_buf_init(&k);
+				describe_key(&ch[i], &k);
+				ss_err_prefix(err, "change at journal position %llu (%c on %.*s.%.*s, key %s)",
+					      (unsigned long long)ch[i].pos, ch[i].op, (int)ch[i].schema_len,
+					      ch[i].schema, (int)ch[i].table_len, ch[i].table, k.data);
+				ss_buf_free(&k);
+				goto done;
+			}
+		}
+		rc = 0;
+		goto done;
+	}
+	/* per table: deletes first, then upserts */
+	for (int i = 0; i < n; i++) {
+		if (!alive[i] || !dst[i])
+			continue;
+		struct dst_table *t = dst[i];
+		for (int del = 1; del >= 0; del--) {
+			int m = 0;
+			for (int j = i; j < n; j++)
+				if (alive[j] && dst[j] == t && (ch[j].op == 'D') == del)
+					order[m++] = &ch[j];
+			if (run_group(a, t, order, m, del, err) < 0)
+				goto done;
+		}
+		for (int j = i; j < n; j++)
+			if (dst[j] == t)
+				dst[j] = NULL;
+	}
+	rc = 0;
+done:
+	for (int i = 0; i < n; i++)
+		ss_change_release(&ch[i]);
+	free(alive);
+	free(ch);
+	free(order);
+	free(dst);
+	free(slots);
+	ss_buf_free(&kb);
+	return rc;
+}
+
+static int connect_target(struct ss_applier *a, struct ss_err *err)
+{
+	uint64_t pos;
+
+	a->conn = ss_db_connect(a->target, err);
+	if (!a->conn)
+		return -1;
+	if (a->conn->d->apply_prepare(a->conn, err) < 0 ||
+	    a->conn->d->position_get(a->conn, a->job->name, a->target->name, &pos, err) < 0) {
+		disconnect(a);
+		return -1;
+	}
+	pthread_mutex_lock(&a->mu);
+	a->stats.applied_pos = pos;
+	a->stats.position_known = 1;
+	pthread_mutex_unlock(&a->mu);
+	ss_log_info(a->ctx, "connected; applied position %llu", (unsigned long long)pos);
+	return 0;
+}
+
+/* Apply everything from the applied position on, until stop or error.
+ * Returns -1 with err on failure (err->transient: retry). */
+static int apply_loop(struct ss_applier *a, struct ss_err *err)
+{
+	struct ss_journal_reader *r;
+	struct ss_jrec rec;
+	const struct ss_dialect *d = a->conn->d;
+	int limit = (int)a->job->batch_rows;
+
+	r = ss_journal_reader_new(a->journal, a->stats.applied_pos, err);
+	if (!r) {
+		err->transient = 0;
+		return -1;
+	}
+	while (!a->stop) {
+		int in_txn = 0, flushed = 0, at_boundary = 1, got;
+		uint64_t boundary = 0, last_read = a->stats.applied_pos;
+		int64_t boundary_src_us = 0;
+
+		pend_reset(&a->pend);
+		for (;;) {
+			got = ss_journal_reader_next(r, &rec, err);
+			if (got < 0) {
+				err->transient = 0;
+				goto fail;
+			}
+			if (got == 0) {
+				if (at_boundary && a->pend.n > 0)
+					break;
+				if (a->stop)
+					goto out;
+				ss_journal_wait(a->journal, last_read, 200000);
+				continue;
+			}
+			if (!in_txn) {
+				if (d->begin(a->conn, err) < 0)
+					goto fail;
+				in_txn = 1;
+			}
+			pend_add(&a->pend, &rec);
+			last_read = rec.pos;
+			at_boundary = (rec.flags & SS_JREC_TXEND) != 0;
+			if (at_boundary) {
+				boundary = rec.pos;
+				boundary_src_us = rec.ts_us;
+			}
+			if (a->pend.n - flushed >= limit || a->pend.payloads.len >= SUB_BATCH_BYTES) {
+				if (flush(a, flushed, a->pend.n, 0, err) < 0)
+					goto reject;
+				flushed = a->pend.n;
+			}
+			if (at_boundary && a->pend.n >= limit)
+				break;
+		}
+		if (flush(a, flushed, a->pend.n, 0, err) < 0)
+			goto reject;
+		if (d->position_set(a->conn, a->job->name, a->target->name, boundary, err) < 0 ||
+		    d->commit(a->conn, err) < 0)
+			goto fail;
+		pthread_mutex_lock(&a->mu);
+		a->stats.applied_pos = boundary;
+		a->stats.changes += (uint64_t)a->pend.n;
+		a->stats.commits++;
+		a->stats.last_commit_us = ss_now_us();
+		a->stats.last_source_us = boundary_src_us;
+		a->stats.state = SS_APPLIER_RUNNING;
+		a->stats.last_error[0] = '\0';
+		pthread_mutex_unlock(&a->mu);
+		continue;
+reject:
+		/* A batch failed: if the connection is fine, find the change the
+		 * target rejects by applying one statement per change. */
+		if (!err->transient) {
+			struct ss_err e2;
+			struct ss_err first = *err;
+			(void)d->rollback(a->conn, &e2);
+			/* on success of every single change, keep the batch's error */
+			if (d->begin(a->conn, &e2) < 0 || flush(a, 0, a->pend.n, 1, err) == 0)
+				*err = first;
+		}
+		goto fail;
+	}
+out:
+	if (a->conn)
+		(void)d->rollback(a->conn, err);
+	ss_journal_reader_free(r);
+	return 0;
+fail:
+	{
+		struct ss_err e2;
+		if (a->conn)
+			(void)d->rollback(a->conn, &e2);
+	}
+	ss_journal_reader_free(r);
+	return -1;
+}
+
+static void sleep_interruptible(struct ss_applier *a, int64_t us)
+{
+	int64_t end = ss_mono_us() + us;
+
+	while (!a->stop && ss_mono_us() < end)
+		usleep(20000);
+}
+
+static void *thread_main(void *arg)
+{
+	struct ss_applier *a = arg;
+	struct ss_err err;
+	int64_t backoff = 100000;
+
+	while (!a->stop) {
+		ss_err_clear(&err);
+		if (!a->conn && connect_target(a, &err) < 0) {
+			if (!err.transient) {
+				ss_log_error(a->ctx, "%s", err.msg);
+				set_state(a, SS_APPLIER_FAILED, err.msg);
+				break;
+			}
+			goto retry;
+		}
+		set_state(a, SS_APPLIER_RUNNING, NULL);
+		if (apply_loop(a, &err) == 0)
+			break;
+		if (!err.transient) {
+			ss_log_error(a->ctx, "stopped: %s", err.msg);
+			set_state(a, SS_APPLIER_FAILED, err.msg);
+			disconnect(a);
+			break;
+		}
+		disconnect(a);
+retry:
+		ss_log_warn(a->ctx, "%s; retrying in %lld ms", err.msg, (long long)(backoff / 1000));
+		set_state(a, SS_APPLIER_RETRYING, err.msg);
+		sleep_interruptible(a, backoff);
+		backoff = backoff * 2 > a->job->max_backoff_us ? a->job->max_backoff_us : backoff * 2;
+		continue;
+	}
+	disconnect(a);
+	pthread_mutex_lock(&a->mu);
+	if (a->stats.state != SS_APPLIER_FAILED)
+		a->stats.state = SS_APPLIER_STOPPED;
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+int ss_applier_start(struct ss_applier *a)
+{
+	a->stats.state = SS_APPLIER_STARTING;
+	if (pthread_create(&a->thread, NULL, thread_main, a) != 0)
+		return -1;
+	a->started = 1;
+	return 0;
+}
+
+void ss_applier_stop(struct ss_applier *a)
+{
+	if (!a || !a->started)
+		return;
+	a->stop = 1;
+	ss_journal_wake_all(a->journal);
+	pthread_join(a->thread, NULL);
+	a->started = 0;
+}
+
+void ss_applier_free(struct ss_applier *a)
+{
+	if (!a)
+		return;
+	ss_applier_stop(a);
+	disconnect(a);
+	ss_buf_free(&a->pend.payloads);
+	free(a->pend.offs);
+	free(a->pend.pos);
+	free(a->pend.txid);
+	free(a->pend.flags);
+	free(a->pend.ts);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}

@@ -1,0 +1,57 @@
+/*
+ * applier.h -- applying a job's journal to one target database.
+ *
+ * One ss_applier per (job, target), each on its own thread (the client
+ * libraries block), each reading the journal from its own position.  A
+ * target commit holds whole source transactions and the new position
+ * (written in the same transaction), so after any crash the applier resumes
+ * exactly where the target says it is.  A target that is down is retried
+ * with capped exponential backoff and holds back nothing else; a change the
+ * target rejects for good stops this applier with the table, key and the
+ * database's message.
+ */
+#ifndef SS_APPLIER_H
+#define SS_APPLIER_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "journal.h"
+
+struct ss_applier;
+
+enum ss_applier_state {
+	SS_APPLIER_STARTING,
+	SS_APPLIER_RUNNING,  /* connected, applying or caught up */
+	SS_APPLIER_RETRYING, /* target unreachable or transient error: backing off */
+	SS_APPLIER_FAILED,   /* stopped on a change the target rejects */
+	SS_APPLIER_STOPPED,
+};
+
+struct ss_applier_stats {
+	int state;
+	uint64_t applied_pos;     /* last journal position committed on the target */
+	int position_known;       /* applied_pos was read from the target */
+	uint64_t changes;         /* applied since start */
+	uint64_t commits;
+	int64_t last_commit_us;
+	int64_t last_source_us;   /* source capture time of the newest applied change */
+	char last_error[1024];
+};
+
+struct ss_applier *ss_applier_new(const struct ss_jobconf *job, const struct ss_dbconf *target,
+				  struct ss_journal *journal);
+int ss_applier_start(struct ss_applier *a) SS_MUST_CHECK; /* spawns the thread */
+/* Ask the thread to stop after its current transaction, and join it. */
+void ss_applier_stop(struct ss_applier *a);
+void ss_applier_free(struct ss_applier *a);
+void ss_applier_get_stats(struct ss_applier *a, struct ss_applier_stats *out);
+const char *ss_applier_target(const struct ss_applier *a);
+
+/* Map a source table to its target table name (target_table override, or
+ * the same name; the source's default schema maps to the target's). */
+void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema,
+			    const char *src_default_schema, const char *table,
+			    const char *dst_default_schema, char **schema_out, char **name_out);
+
+#endif

@@ -1,0 +1,399 @@
+/*
+ * capture.c -- trigger-mode capture: shadow rows -> journal.  See capture.h.
+ *
+ * Transaction boundaries.  Shadow rows are read in id order, which is not
+ * commit order, and a batch may cut a big transaction.  For each record we
+ * decide whether a target commit may end after it (SS_JREC_TXEND): only
+ * when every transaction seen so far (including ones carried over, part
+ * journaled, from earlier polls) has all its rows journaled.  A transaction
+ * is complete in this batch when the batch holds as many of its rows as the
+ * shadow table does; when the batch was not full it holds every visible row,
+ * so every transaction in it is complete.  Sources without transaction ids
+ * mark every record.
+ */
+#include "capture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+struct cap_table {
+	struct ss_tableinfo info;
+	struct ss_image_col *row_cols; /* all captured (non-excluded) columns */
+	int nrow_cols;
+	struct ss_image_col *key_cols;
+	int nkey_cols;
+};
+
+struct cap_txn {
+	uint64_t txid;
+	uint64_t in_batch;
+	uint64_t total;
+};
+
+struct ss_capture {
+	const struct ss_jobconf *job;
+	struct ss_journal *journal;
+	struct ss_conn *conn;
+	int fd;
+	struct cap_table *tables;
+	int ntables;
+	/* per poll */
+	struct ss_change change;
+	struct ss_buf payloads;   /* encoded changes back to back */
+	size_t *offs;             /* payload offsets (n + 1) */
+	uint64_t *ids, *txids;
+	int cap, n;
+	int64_t newest_source_us;
+	/* transactions carried over from earlier polls, not yet complete */
+	uint64_t *pending;
+	int npending;
+	struct ss_capture_stats stats;
+	char ctx[128];
+};
+
+struct ss_capture *ss_capture_new(const struct ss_jobconf *job, struct ss_journal *journal)
+{
+	struct ss_capture *cap = ss_xcalloc(1, sizeof *cap);
+
+	cap->job = job;
+	cap->journal = journal;
+	cap->fd = -1;
+	ss_change_init(&cap->change);
+	ss_buf_init(&cap->payloads);
+	snprintf(cap->ctx, sizeof cap->ctx, "job %s capture", job->name);
+	return cap;
+}
+
+static void free_tables(struct ss_capture *cap)
+{
+	for (int i = 0; i < cap->ntables; i++) {
+		ss_tableinfo_free(&cap->tables[i].info);
+		free(cap->tables[i].row_cols);
+		free(cap->tables[i].key_cols);
+	}
+	free(cap->tables);
+	cap->tables = NULL;
+	cap->ntables = 0;
+}
+
+void ss_capture_disconnect(struct ss_capture *cap)
+{
+	ss_db_disconnect(cap->conn);
+	cap->conn = NULL;
+	cap->fd = -1;
+	cap->stats.connected = 0;
+	free_tables(cap);
+}
+
+void ss_capture_free(struct ss_capture *cap)
+{
+	if (!cap)
+		return;
+	ss_capture_disconnect(cap);
+	ss_change_release(&cap->change);
+	ss_buf_free(&cap->payloads);
+	free(cap->offs);
+	free(cap->ids);
+	free(cap->txids);
+	free(cap->pending);
+	free(cap);
+}
+
+static int excluded(const struct ss_table_settings *s, const char *col)
+{
+	for (int i = 0; i < s->nexclude; i++)
+		if (strcmp(s->exclude_columns[i], col) == 0)
+			return 1;
+	return 0;
+}
+
+/* Build the image column lists of a table once, from its catalog info. */
+static void table_cols(const struct ss_jobconf *job, struct cap_table *t)
+{
+	struct ss_table_settings s;
+
+	ss_config_table_settings(job, t->info.schema, t->info.name, &s);
+	t->row_cols = ss_xcalloc((size_t)t->info.ncols, sizeof *t->row_cols);
+	t->key_cols = ss_xcalloc((size_t)t->info.npk + 1, sizeof *t->key_cols);
+	for (int i = 0; i < t->info.ncols; i++) {
+		const struct ss_colinfo *c = &t->info.cols[i];
+		if (c->pk_pos || !excluded(&s, c->name)) {
+			t->row_cols[t->nrow_cols].name = c->name;
+			t->row_cols[t->nrow_cols++].vtype = c->vtype;
+		}
+	}
+	for (int k = 0; k < t->info.npk; k++) {
+		const struct ss_colinfo *c = &t->info.cols[t->info.pk[k]];
+		t->key_cols[t->nkey_cols].name = c->name;
+		t->key_cols[t->nkey_cols++].vtype = c->vtype;
+	}
+}
+
+int ss_capture_connect(struct ss_capture *cap, struct ss_err *err)
+{
+	struct ss_tableinfo *infos = NULL;
+	int n = 0;
+
+	if (cap->conn)
+		return 0;
+	cap->conn = ss_db_connect(cap->job->source, err);
+	if (!cap->conn)
+		return -1;
+	if (ss_db_job_tables(cap->conn, cap->job, &infos, &n, err) < 0)
+		goto fail;
+	cap->tables = ss_xcalloc((size_t)n, sizeof *cap->tables);
+	for (int i = 0; i < n; i++) {
+		cap->tables[i].info = infos[i]; /* take ownership */
+		table_cols(cap->job, &cap->tables[i]);
+	}
+	cap->ntables = n;
+	free(infos);
+	/* -1 with no message: the database has no notifications; poll only */
+	ss_err_clear(err);
+	cap->fd = cap->conn->d->capture_listen
+			  ? cap->conn->d->capture_listen(cap->conn, cap->job->name, err)
+			  : -1;
+	if (cap->fd < 0 && err->msg[0])
+		goto fail;
+	cap->stats.connected = 1;
+	ss_log_info(cap->ctx, "connected to %s, %d table%s, %s", cap->job->source->name, n,
+		    n == 1 ? "" : "s", cap->fd >= 0 ? "listening for wake-ups" : "polling");
+	return 0;
+fail:
+	ss_capture_disconnect(cap);
+	return -1;
+}
+
+int ss_capture_fd(const struct ss_capture *cap)
+{
+	return cap->fd;
+}
+
+int ss_capture_drain(struct ss_capture *cap, struct ss_err *err)
+{
+	if (!cap->conn || !cap->conn->d->capture_drain)
+		return 0;
+	return cap->conn->d->capture_drain(cap->conn, err);
+}
+
+static struct cap_table *find_table(struct ss_capture *cap, const char *schema, const char *name)
+{
+	for (int i = 0; i < cap->ntables; i++)
+		if (strcmp(cap->tables[i].info.name, name) == 0 &&
+		    strcmp(cap->tables[i].info.schema, schema) == 0)
+			return &cap->tables[i];
+	return NULL;
+}
+
+static int on_shadow_row(void *arg, const struct ss_shadow_row *r, struct ss_err *err)
+{
+	struct ss_capture *cap = arg;
+	struct ss_change *c = &cap->change;
+	struct cap_table *t = find_table(cap, r->schema, r->table);
+
+	if (!t) {
+		/* Not (or no longer) one of the job's tables, e.g. after its
+		 * config changed without reinstalling: still journaled so nothing
+		 * is lost silently, but every column is unknown, so refuse. */
+		ss_err_set(err, "database %s: shadow row %llu is for table %s.%s, which job %s does "
+				"not replicate (reinstall capture after changing tables)",
+			   cap->job->source->name, (unsigned long long)r->id, r->schema, r->table,
+			   cap->job->name);
+		return -1;
+	}
+	ss_change_reset(c);
+	c->op = r->op;
+	c->txid = r->txid;
+	c->source_id = r->id;
+	c->source_ts_us = r->captured_us;
+	c->schema = t->info.schema;
+	c->schema_len = strlen(t->info.schema);
+	c->table = t->info.name;
+	c->table_len = strlen(t->info.name);
+	if (ss_image_parse(c, 1, r->key_image, r->key_len, t->key_cols, t->nkey_cols, err) < 0 ||
+	    (r->op != 'D' && r->row_image &&
+	     ss_image_parse(c, 0, r->row_image, r->row_len, t->row_cols, t->nrow_cols, err) < 0)) {
+		ss_err_prefix(err, "database %s: shadow row %llu of %s.%s", cap->job->source->name,
+			      (unsigned long long)r->id, r->schema, r->table);
+		return -1;
+	}
+	if (c->nkey != t->nkey_cols) {
+		ss_err_set(err, "database %s: shadow row %llu of %s.%s: key image lacks key columns",
+			   cap->job->source->name, (unsigned long long)r->id, r->schema, r->table);
+		return -1;
+	}
+	ss_change_finish(c);
+	if (cap->n + 1 >= cap->cap) {
+		cap->cap = cap->cap ? cap->cap * 2 : 1024;
+		cap->offs = ss_xrealloc(cap->offs, sizeof *cap->offs * (size_t)(cap->cap + 1));
+		cap->ids = ss_xrealloc(cap->ids, sizeof *cap->ids * (size_t)cap->cap);
+		cap->txids = ss_xrealloc(cap->txids, sizeof *cap->txids * (size_t)cap->cap);
+	}
+	cap->offs[cap->n] = cap->payloads.len;
+	ss_change_encode(c, &cap->payloads);
+	cap->ids[cap->n] = r->id;
+	cap->txids[cap->n] = r->txid;
+	cap->n++;
+	cap->offs[cap->n] = cap->payloads.len;
+	if (r->captured_us > cap->newest_source_us)
+		cap->newest_source_us = r->captured_us;
+	return 0;
+}
+
+static struct cap_txn *txn_find(struct cap_txn *v, int n, uint64_t txid)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i].txid == txid)
+			return &v[i];
+	return NULL;
+}
+
+/* Compute the TXEND flag of each record (see the comment at the top). */
+static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss_err *err)
+{
+	struct cap_txn *tx = NULL;
+	int ntx = 0, rc = -1;
+	uint64_t *open = NULL;
+	int nopen = 0;
+
+	if (!cap->conn->d->capture_txn_rows) {
+		memset(flags, 1, (size_t)cap->n);
+		return 0;
+	}
+	tx = ss_xcalloc((size_t)cap->n + 1, sizeof *tx);
+	for (int i = 0; i < cap->n; i++) {
+		struct cap_txn *t = txn_find(tx, ntx, cap->txids[i]);
+		if (!t) {
+			t = &tx[ntx++];
+			t->txid = cap->txids[i];
+		}
+		t->in_batch++;
+	}
+	if (full) {
+		uint64_t *ids = ss_xcalloc((size_t)ntx, sizeof *ids);
+		uint64_t *cnt = ss_xcalloc((size_t)ntx, sizeof *cnt);
+		for (int i = 0; i < ntx; i++)
+			ids[i] = tx[i].txid;
+		int r = cap->conn->d->capture_txn_rows(cap->conn, cap->job->name, ids, ntx, cnt, err);
+		for (int i = 0; i < ntx; i++)
+			tx[i].total = cnt[i];
+		free(ids);
+		free(cnt);
+		if (r < 0)
+			goto done;
+	} else {
+		for (int i = 0; i < ntx; i++)
+			tx[i].total = tx[i].in_batch;
+	}
+	/* walk: open = pending carried over + transactions begun and not ended */
+	open = ss_xcalloc((size_t)(cap->npending + ntx + 1), sizeof *open);
+	for (int i = 0; i < cap->npending; i++) {
+		/* a carried transaction absent from a non-full batch has no rows
+		 * left: it ended with the previous poll's last rows */
+		if (full || txn_find(tx, ntx, cap->pending[i]))
+			open[nopen++] = cap->pending[i];
+	}
+	for (int i = 0; i < ntx; i++)
+		tx[i].in_batch = 0;
+	for (int i = 0; i < cap->n; i++) {
+		struct cap_txn *t = txn_find(tx, ntx, cap->txids[i]);
+		int k;
+		for (k = 0; k < nopen && open[k] != t->txid; k++)
+			;
+		if (k == nopen)
+			open[nopen++] = t->txid;
+		t->in_batch++;
+		if (t->in_batch >= t->total) { /* all its rows are in: it ends here */
+			open[k] = open[--nopen];
+		}
+		flags[i] = nopen == 0 ? SS_JREC_TXEND : 0;
+	}
+	free(cap->pending);
+	cap->pending = open;
+	cap->npending = nopen;
+	open = NULL;
+	rc = 0;
+done:
+	free(open);
+	free(tx);
+	return rc;
+}
+
+int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err)
+{
+	const struct ss_dialect *d;
+	int limit = (int)cap->job->batch_rows;
+	uint8_t *flags = NULL;
+	uint64_t pos;
+
+	*full = 0;
+	if (ss_capture_connect(cap, err) < 0)
+		return -1;
+	d = cap->conn->d;
+	cap->n = 0;
+	ss_buf_reset(&cap->payloads);
+	cap->stats.polls++;
+	cap->stats.last_poll_us = ss_now_us();
+	if (d->begin(cap->conn, err) < 0)
+		goto fail;
+	if (d->capture_fetch(cap->conn, cap->job->name, limit, on_shadow_row, cap, err) < 0)
+		goto fail;
+	if (cap->n == 0) {
+		if (d->commit(cap->conn, err) < 0)
+			goto fail;
+		return 0;
+	}
+	*full = cap->n >= limit;
+	flags = ss_xmalloc((size_t)cap->n);
+	if (txn_flags(cap, *full, flags, err) < 0)
+		goto fail;
+	for (int i = 0; i < cap->n; i++) {
+		if (ss_journal_append(cap->journal, SS_JREC_CHANGE, flags[i], cap->txids[i],
+				      cap->payloads.data + cap->offs[i],
+				      (uint32_t)(cap->offs[i + 1] - cap->offs[i]), &pos, err) < 0) {
+			ss_journal_discard(cap->journal);
+			goto fail;
+		}
+	}
+	if (ss_journal_commit(cap->journal, err) < 0) {
+		ss_journal_discard(cap->journal);
+		goto fail;
+	}
+	/* durable: now, and only now, consume exactly these rows */
+	if (d->capture_delete(cap->conn, cap->job->name, cap->ids, cap->n, err) < 0 ||
+	    d->commit(cap->conn, err) < 0) {
+		ss_log_warn(cap->ctx, "journaled %d changes but could not delete their shadow rows (%s); "
+				      "they will be captured again (applying them twice is harmless)",
+			    cap->n, err->msg);
+		goto fail;
+	}
+	free(flags);
+	cap->stats.changes += (uint64_t)cap->n;
+	cap->stats.last_change_source_us = cap->newest_source_us;
+	cap->stats.last_error[0] = '\0';
+	return cap->n;
+fail:
+	free(flags);
+	if (cap->conn) {
+		struct ss_err e2;
+		if (d->rollback(cap->conn, &e2) < 0 || err->transient)
+			ss_capture_disconnect(cap);
+	}
+	/* carried-over transaction state is unknown now: recomputed from scratch */
+	cap->npending = 0;
+	return -1;
+}
+
+void ss_capture_get_stats(const struct ss_capture *cap, struct ss_capture_stats *out)
+{
+	*out = cap->stats;
+}
+
+void ss_capture_set_error(struct ss_capture *cap, const char *msg)
+{
+	snprintf(cap->stats.last_error, sizeof cap->stats.last_error, "%s", msg);
+}

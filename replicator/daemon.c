@@ -1,0 +1,477 @@
+/*
+ * daemon.c -- the event loop of `shadowsync run`.
+ *
+ * Owns: per job a journal, a capture and one applier thread per target; a
+ * libevent timer per capture (poll_interval, or a capped backoff after an
+ * error) and an event on the capture's notification socket for immediate
+ * wake-ups; SIGTERM/SIGINT; the retention timer; the HTTP /status and
+ * /metrics endpoint.  Captures run on this thread between events, so a
+ * signal never interrupts a journal append; appliers stop between target
+ * transactions.
+ */
+#include "daemon.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "applier.h"
+#include "capture.h"
+#include "journal.h"
+#include "log.h"
+#include "util.h"
+
+struct job_rt {
+	struct ss_daemon *dm;
+	struct ss_jobconf *job;
+	struct ss_journal *journal;
+	struct ss_capture *cap;
+	struct ss_applier **apps;
+	int napps;
+	struct event *timer;
+	struct event *fdev;
+	int fd;
+	int64_t backoff_us;
+	int capture_done; /* --once: drained, no more polls */
+	char last_error[512];
+	char ctx[128];
+};
+
+struct ss_daemon {
+	struct ss_config *cfg;
+	struct event_base *base;
+	struct job_rt *jobs;
+	int njobs;
+	int once;
+	int exit_code;
+	struct event *sigterm, *sigint, *retention, *once_check;
+	struct evhttp *http;
+};
+
+void ss_daemon_journal_dir(const struct ss_config *cfg, const char *job, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", cfg->journal_dir, job);
+}
+
+static void schedule(struct job_rt *j, int64_t us)
+{
+	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+
+	evtimer_add(j->timer, &tv);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg);
+
+static void watch_fd(struct job_rt *j)
+{
+	int fd = ss_capture_fd(j->cap);
+
+	if (fd == j->fd)
+		return;
+	if (j->fdev) {
+		event_free(j->fdev);
+		j->fdev = NULL;
+	}
+	j->fd = fd;
+	if (fd >= 0) {
+		j->fdev = event_new(j->dm->base, fd, EV_READ | EV_PERSIST, on_notify, j);
+		event_add(j->fdev, NULL);
+	}
+}
+
+static void do_poll(struct job_rt *j)
+{
+	struct ss_err err;
+	int full = 1, n = 0, rounds = 0;
+
+	if (j->capture_done)
+		return;
+	while (full && rounds++ < 50) {
+		n = ss_capture_poll(j->cap, &full, &err);
+		if (n < 0)
+			break;
+	}
+	watch_fd(j);
+	if (n < 0) {
+		if (strcmp(err.msg, j->last_error) != 0)
+			ss_log_error(j->ctx, "%s", err.msg);
+		snprintf(j->last_error, sizeof j->last_error, "%s", err.msg);
+		ss_capture_set_error(j->cap, err.msg);
+		j->backoff_us = j->backoff_us ? j->backoff_us * 2 : 100000;
+		if (j->backoff_us > j->job->max_backoff_us)
+			j->backoff_us = j->job->max_backoff_us;
+		schedule(j, j->backoff_us);
+		return;
+	}
+	if (j->last_error[0])
+		ss_log_info(j->ctx, "capture recovered");
+	j->last_error[0] = '\0';
+	j->backoff_us = 0;
+	if (j->dm->once && n == 0 && !full) {
+		j->capture_done = 1;
+		ss_log_info(j->ctx, "--once: everything captured (journal position %llu)",
+			    (unsigned long long)ss_journal_last_pos(j->journal));
+		return;
+	}
+	schedule(j, full ? 0 : j->job->poll_interval_us);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	do_poll(arg);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct job_rt *j = arg;
+	struct ss_err err;
+
+	(void)fd;
+	(void)what;
+	if (ss_capture_drain(j->cap, &err) < 0) {
+		ss_log_warn(j->ctx, "notification socket: %s", err.msg);
+		ss_capture_disconnect(j->cap);
+		event_free(j->fdev);
+		j->fdev = NULL;
+		j->fd = -1;
+	}
+	if (j->backoff_us == 0 && !j->capture_done) {
+		evtimer_del(j->timer);
+		do_poll(j);
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct ss_daemon *dm = arg;
+
+	(void)what;
+	ss_log_info(NULL, "signal %d: stopping", (int)sig);
+	event_base_loopbreak(dm->base);
+}
+
+static void on_retention(evutil_socket_t fd, short what, void *arg)
+{
+	struct ss_daemon *dm = arg;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < dm->njobs; i++) {
+		struct job_rt *j = &dm->jobs[i];
+		uint64_t min = UINT64_MAX;
+		struct ss_err err;
+		for (int t = 0; t < j->napps; t++) {
+			struct ss_applier_stats st;
+			ss_applier_get_stats(j->apps[t], &st);
+			if (!st.position_known)
+				min = 0; /* unknown: keep everything */
+			else if (st.applied_pos < min)
+				min = st.applied_pos;
+		}
+		if (min == 0 || min == UINT64_MAX)
+			continue;
+		int r = ss_journal_retain(j->journal, min, ss_now_us() - dm->cfg->journal_retention_us,
+					  &err);
+		if (r < 0)
+			ss_log_warn(j->ctx, "retention: %s", err.msg);
+		else if (r > 0)
+			ss_log_info(j->ctx, "retention removed %d journal segment%s", r, r == 1 ? "" : "s");
+	}
+}
+
+static void on_once_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct ss_daemon *dm = arg;
+	int done = 1, failed = 0;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < dm->njobs; i++) {
+		struct job_rt *j = &dm->jobs[i];
+		if (!j->capture_done)
+			done = 0;
+		for (int t = 0; t < j->napps; t++) {
+			struct ss_applier_stats st;
+			ss_applier_get_stats(j->apps[t], &st);
+			if (st.state == SS_APPLIER_FAILED)
+				failed = 1;
+			else if (!st.position_known || st.applied_pos < ss_journal_last_pos(j->journal))
+				done = 0;
+		}
+	}
+	if (failed) {
+		ss_log_error(NULL, "--once: a target failed (see above)");
+		dm->exit_code = 1;
+		event_base_loopbreak(dm->base);
+	} else if (done) {
+		ss_log_info(NULL, "--once: every target is at the end of the journal");
+		event_base_loopbreak(dm->base);
+	}
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static const char *state_name(int s)
+{
+	static const char *const names[] = {"starting", "running", "retrying", "failed", "stopped"};
+	return s >= 0 && s < 5 ? names[s] : "?";
+}
+
+static void status_json(struct ss_daemon *dm, struct ss_buf *out)
+{
+	int64_t now = ss_now_us();
+
+	ss_buf_adds(out, "{\"jobs\":[");
+	for (int i = 0; i < dm->njobs; i++) {
+		struct job_rt *j = &dm->jobs[i];
+		struct ss_capture_stats cs;
+		ss_capture_get_stats(j->cap, &cs);
+		ss_buf_addf(out, "%s{\"job\":", i ? "," : "");
+		ss_buf_add_json_str(out, j->job->name, strlen(j->job->name));
+		ss_buf_addf(out, ",\"source\":");
+		ss_buf_add_json_str(out, j->job->source->name, strlen(j->job->source->name));
+		ss_buf_addf(out, ",\"capture\":{\"connected\":%s,\"changes\":%llu,\"polls\":%llu,\"error\":",
+			    cs.connected ? "true" : "false", (unsigned long long)cs.changes,
+			    (unsigned long long)cs.polls);
+		ss_buf_add_json_str(out, cs.last_error, strlen(cs.last_error));
+		ss_buf_addf(out, "},\"journal\":{\"first_pos\":%llu,\"last_pos\":%llu,\"bytes\":%llu},"
+				 "\"targets\":[",
+			    (unsigned long long)ss_journal_first_pos(j->journal),
+			    (unsigned long long)ss_journal_last_pos(j->journal),
+			    (unsigned long long)ss_journal_bytes(j->journal));
+		for (int t = 0; t < j->napps; t++) {
+			struct ss_applier_stats st;
+			const char *name = ss_applier_target(j->apps[t]);
+			ss_applier_get_stats(j->apps[t], &st);
+			uint64_t last = ss_journal_last_pos(j->journal);
+			ss_buf_addf(out, "%s{\"target\":", t ? "," : "");
+			ss_buf_add_json_str(out, name, strlen(name));
+			ss_buf_addf(out, ",\"state\":\"%s\",\"applied_pos\":%llu,\"behind\":%llu,"
+					 "\"changes\":%llu,\"seconds_since_commit\":%.3f,\"error\":",
+				    state_name(st.state), (unsigned long long)st.applied_pos,
+				    (unsigned long long)(last > st.applied_pos ? last - st.applied_pos : 0),
+				    (unsigned long long)st.changes,
+				    st.last_commit_us ? (double)(now - st.last_commit_us) / 1e6 : -1.0);
+			ss_buf_add_json_str(out, st.last_error, strlen(st.last_error));
+			ss_buf_addc(out, '}');
+		}
+		ss_buf_adds(out, "]}");
+	}
+	ss_buf_adds(out, "]}\n");
+}
+
+static void metrics_text(struct ss_daemon *dm, struct ss_buf *out)
+{
+	ss_buf_adds(out, "# HELP shadowsync_captured_changes_total Changes journaled by the capture.\n"
+			 "# TYPE shadowsync_captured_changes_total counter\n");
+	for (int i = 0; i < dm->njobs; i++) {
+		struct ss_capture_stats cs;
+		ss_capture_get_stats(dm->jobs[i].cap, &cs);
+		ss_buf_addf(out, "shadowsync_captured_changes_total{job=\"%s\"} %llu\n",
+			    dm->jobs[i].job->name, (unsigned long long)cs.changes);
+	}
+	ss_buf_adds(out, "# HELP shadowsync_journal_position Last journal position.\n"
+			 "# TYPE shadowsync_journal_position gauge\n");
+	for (int i = 0; i < dm->njobs; i++)
+		ss_buf_addf(out, "shadowsync_journal_position{job=\"%s\"} %llu\n", dm->jobs[i].job->name,
+			    (unsigned long long)ss_journal_last_pos(dm->jobs[i].journal));
+	ss_buf_adds(out, "# HELP shadowsync_journal_bytes Size of the journal on disk.\n"
+			 "# TYPE shadowsync_journal_bytes gauge\n");
+	for (int i = 0; i < dm->njobs; i++)
+		ss_buf_addf(out, "shadowsync_journal_bytes{job=\"%s\"} %llu\n", dm->jobs[i].job->name,
+			    (unsigned long long)ss_journal_bytes(dm->jobs[i].journal));
+	ss_buf_adds(out, "# HELP shadowsync_applied_position Journal position committed on the target.\n"
+			 "# TYPE shadowsync_applied_position gauge\n"
+			 "# HELP shadowsync_applied_changes_total Changes applied to the target.\n"
+			 "# TYPE shadowsync_applied_changes_total counter\n"
+			 "# HELP shadowsync_target_up 1 when the applier is running.\n"
+			 "# TYPE shadowsync_target_up gauge\n");
+	for (int i = 0; i < dm->njobs; i++)
+		for (int t = 0; t < dm->jobs[i].napps; t++) {
+			struct ss_applier_stats st;
+			const char *job = dm->jobs[i].job->name, *tg = ss_applier_target(dm->jobs[i].apps[t]);
+			ss_applier_get_stats(dm->jobs[i].apps[t], &st);
+			ss_buf_addf(out, "shadowsync_applied_position{job=\"%s\",target=\"%s\"} %llu\n", job, tg,
+				    (unsigned long long)st.applied_pos);
+			ss_buf_addf(out, "shadowsync_applied_changes_total{job=\"%s\",target=\"%s\"} %llu\n",
+				    job, tg, (unsigned long long)st.changes);
+			ss_buf_addf(out, "shadowsync_target_up{job=\"%s\",target=\"%s\"} %d\n", job, tg,
+				    st.state == SS_APPLIER_RUNNING);
+		}
+}
+
+static void on_http(struct evhttp_request *req, void *arg)
+{
+	struct ss_daemon *dm = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *body = evbuffer_new();
+	struct ss_buf b;
+
+	ss_buf_init(&b);
+	if (strncmp(uri, "/metrics", 8) == 0) {
+		metrics_text(dm, &b);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "text/plain; version=0.0.4");
+	} else if (strncmp(uri, "/status", 7) == 0) {
+		status_json(dm, &b);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+				  "application/json");
+	} else {
+		evhttp_send_error(req, 404, "try /status or /metrics");
+		evbuffer_free(body);
+		ss_buf_free(&b);
+		return;
+	}
+	evbuffer_add(body, b.data, b.len);
+	evhttp_send_reply(req, 200, "OK", body);
+	evbuffer_free(body);
+	ss_buf_free(&b);
+}
+
+static int start_http(struct ss_daemon *dm)
+{
+	char host[256];
+	const char *colon;
+
+	if (!dm->cfg->status_listen || !*dm->cfg->status_listen)
+		return 0;
+	colon = strrchr(dm->cfg->status_listen, ':');
+	if (!colon) {
+		ss_log_error(NULL, "status_listen \"%s\": expected address:port", dm->cfg->status_listen);
+		return -1;
+	}
+	snprintf(host, sizeof host, "%.*s", (int)(colon - dm->cfg->status_listen),
+		 dm->cfg->status_listen);
+	dm->http = evhttp_new(dm->base);
+	if (!dm->http || evhttp_bind_socket(dm->http, host, (ev_uint16_t)atoi(colon + 1)) < 0) {
+		ss_log_error(NULL, "status_listen %s: cannot listen", dm->cfg->status_listen);
+		return -1;
+	}
+	evhttp_set_gencb(dm->http, on_http, dm);
+	ss_log_info(NULL, "status on http://%s/status and /metrics", dm->cfg->status_listen);
+	return 0;
+}
+
+/* ---- setup and teardown ------------------------------------------------- */
+
+static int setup_job(struct ss_daemon *dm, struct job_rt *j, struct ss_jobconf *job)
+{
+	char dir[4096];
+	struct ss_err err;
+
+	j->dm = dm;
+	j->job = job;
+	j->fd = -1;
+	snprintf(j->ctx, sizeof j->ctx, "job %s", job->name);
+	ss_daemon_journal_dir(dm->cfg, job->name, dir, sizeof dir);
+	j->journal = ss_journal_open(dir, (enum ss_fsync_mode)dm->cfg->fsync,
+				     dm->cfg->journal_segment_size, &err);
+	if (!j->journal) {
+		ss_log_error(j->ctx, "%s", err.msg);
+		return -1;
+	}
+	if (*ss_journal_recovery_note(j->journal))
+		ss_log_warn(j->ctx, "journal recovery: %s", ss_journal_recovery_note(j->journal));
+	j->cap = ss_capture_new(job, j->journal);
+	j->timer = evtimer_new(dm->base, on_timer, j);
+	j->apps = ss_xcalloc((size_t)job->ntargets, sizeof *j->apps);
+	for (int t = 0; t < job->ntargets; t++) {
+		j->apps[t] = ss_applier_new(job, job->targets[t], j->journal);
+		if (ss_applier_start(j->apps[t]) < 0) {
+			ss_log_error(j->ctx, "cannot start applier thread");
+			return -1;
+		}
+		j->napps++;
+	}
+	schedule(j, 0);
+	return 0;
+}
+
+static void teardown_job(struct job_rt *j)
+{
+	for (int t = 0; t < j->napps; t++)
+		ss_applier_stop(j->apps[t]);
+	for (int t = 0; t < j->napps; t++)
+		ss_applier_free(j->apps[t]);
+	free(j->apps);
+	if (j->fdev)
+		event_free(j->fdev);
+	if (j->timer)
+		event_free(j->timer);
+	ss_capture_free(j->cap);
+	ss_journal_free(j->journal);
+}
+
+int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
+{
+	struct ss_daemon dm;
+	struct timeval every30 = {30, 0}, every20ms = {0, 20000};
+
+	memset(&dm, 0, sizeof dm);
+	dm.cfg = cfg;
+	dm.once = once;
+	signal(SIGPIPE, SIG_IGN);
+	ss_log_init_libevent();
+	evthread_use_pthreads();
+	dm.base = event_base_new();
+	if (!dm.base) {
+		ss_log_error(NULL, "cannot create the event loop");
+		return 2;
+	}
+	dm.jobs = ss_xcalloc((size_t)cfg->njobs, sizeof *dm.jobs);
+	for (int i = 0; i < cfg->njobs; i++) {
+		if (job && strcmp(cfg->jobs[i].name, job) != 0)
+			continue;
+		if (setup_job(&dm, &dm.jobs[dm.njobs], &cfg->jobs[i]) < 0) {
+			dm.njobs++;
+			dm.exit_code = 2;
+			goto out;
+		}
+		dm.njobs++;
+	}
+	if (dm.njobs == 0) {
+		ss_log_error(NULL, "no job named \"%s\"", job ? job : "");
+		dm.exit_code = 2;
+		goto out;
+	}
+	if (start_http(&dm) < 0) {
+		dm.exit_code = 2;
+		goto out;
+	}
+	dm.sigterm = evsignal_new(dm.base, SIGTERM, on_signal, &dm);
+	dm.sigint = evsignal_new(dm.base, SIGINT, on_signal, &dm);
+	event_add(dm.sigterm, NULL);
+	event_add(dm.sigint, NULL);
+	dm.retention = event_new(dm.base, -1, EV_PERSIST, on_retention, &dm);
+	event_add(dm.retention, &every30);
+	if (once) {
+		dm.once_check = event_new(dm.base, -1, EV_PERSIST, on_once_check, &dm);
+		event_add(dm.once_check, &every20ms);
+	}
+	ss_log_info(NULL, "shadowsync %s running %d job%s", SS_VERSION, dm.njobs,
+		    dm.njobs == 1 ? "" : "s");
+	event_base_dispatch(dm.base);
+out:
+	for (int i = 0; i < dm.njobs; i++)
+		teardown_job(&dm.jobs[i]);
+	free(dm.jobs);
+	if (dm.http)
+		evhttp_free(dm.http);
+	if (dm.sigterm)
+		event_free(dm.sigterm);
+	if (dm.sigint)
+		event_free(dm.sigint);
+	if (dm.retention)
+		event_free(dm.retention);
+	if (dm.once_check)
+		event_free(dm.once_check);
+	event_base_free(dm.base);
+	return dm.exit_code;
+}
