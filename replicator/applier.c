@@ -464,9 +464,12 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 		}
 		if (flush(a, flushed, a->pend.n, 0, err) < 0)
 			goto reject;
-		if (d->position_set(a->conn, a->job->name, a->target->name, boundary, err) < 0 ||
-		    d->commit(a->conn, err) < 0)
+		if (d->position_set(a->conn, a->job->name, a->target->name, boundary, err) < 0)
 			goto fail;
+		ss_crashpoint("apply_before_commit");
+		if (d->commit(a->conn, err) < 0)
+			goto fail;
+		ss_crashpoint("apply_after_commit");
 		pthread_mutex_lock(&a->mu);
 		a->stats.applied_pos = boundary;
 		a->stats.changes += (uint64_t)a->pend.n;

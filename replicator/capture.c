@@ -363,6 +363,7 @@ int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 		ss_journal_discard(cap->journal);
 		goto fail;
 	}
+	ss_crashpoint("capture_after_journal");
 	/* durable: now, and only now, consume exactly these rows */
 	if (d->capture_delete(cap->conn, cap->job->name, cap->ids, cap->n, err) < 0 ||
 	    d->commit(cap->conn, err) < 0) {

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 void *ss_xmalloc(size_t n)
 {
@@ -387,4 +390,16 @@ void ss_format_time(int64_t us, char *out, size_t outlen)
 	ss_civil_from_days(days, &y, &m, &d);
 	snprintf(out, outlen, "%04lld-%02u-%02uT%02d:%02d:%02d.%06lldZ", (long long)y, m, d,
 		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (long long)frac);
+}
+
+void ss_crashpoint(const char *name)
+{
+	static atomic_int hits;
+	const char *at = getenv("SS_CRASH_AT");
+
+	if (!at || strcmp(at, name) != 0)
+		return;
+	const char *after = getenv("SS_CRASH_AFTER");
+	if (atomic_fetch_add(&hits, 1) + 1 >= (after ? atoi(after) : 1))
+		kill(getpid(), SIGKILL);
 }

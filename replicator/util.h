@@ -64,6 +64,12 @@ void ss_format_time(int64_t us, char *out, size_t outlen);
 int64_t ss_days_from_civil(int64_t y, unsigned m, unsigned d);
 void ss_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
+/* Fault injection for the crash-safety tests: when the environment has
+ * SS_CRASH_AT=name, the process kills itself with SIGKILL on the
+ * SS_CRASH_AFTER-th (default first) arrival at this point.  A no-op
+ * otherwise. */
+void ss_crashpoint(const char *name);
+
 /* Trim ASCII white space in place; returns s. */
 char *ss_trim(char *s);
 
