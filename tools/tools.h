@@ -33,6 +33,8 @@ int ss_cmd_demo(int argc, char **argv);
 
 /* Print "shadowsync NAME: message" on stderr. */
 void ss_tool_error(const char *cmd, const char *fmt, ...) SS_PRINTF(2, 3);
+/* The list of commands (shadowsync --help). */
+void ss_tool_main_usage(FILE *f);
 /* Print the usage of cmd to f. */
 void ss_tool_usage(const char *cmd, FILE *f);
 /* Load -c FILE; prints the error and returns NULL on failure. */

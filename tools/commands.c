@@ -1,0 +1,126 @@
+/*
+ * commands.c -- the table of subcommands (name, entry point, --help text)
+ * and what every subcommand shares: error printing, usage, loading -c FILE,
+ * selecting --job.  main.c dispatches through the table; `shadowsync
+ * COMMAND --help`, `shadowsync --help` and doc/shadowsync.1 say the same
+ * thing because they print these texts.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "tools.h"
+#include "util.h"
+
+const struct ss_command ss_commands[] = {
+	{"run", ss_cmd_run, "the daemon: capture changes and apply them to every target",
+	 "usage: shadowsync run -c FILE [--once]\n"
+	 "\n"
+	 "Capture changes from every job's source into the journal and apply them to\n"
+	 "every target, until SIGTERM or SIGINT.\n"
+	 "\n"
+	 "  -c, --config FILE   configuration file (INI)\n"
+	 "      --once          move everything captured so far to every target, then exit 0\n"
+	 "      --job J         run only job J\n"},
+	{"install", ss_cmd_install, "create the shadow table and capture triggers on a source",
+	 "usage: shadowsync install -c FILE [--job J] [--dry-run]\n"
+	 "\n"
+	 "Create, in each job's source database, the shadowsync schema with the job's\n"
+	 "shadow change table, and one capture trigger per table.  Idempotent; one\n"
+	 "transaction per database (all or nothing).\n"
+	 "\n"
+	 "  -c, --config FILE   configuration file\n"
+	 "      --job J         only job J (default: every job)\n"
+	 "      --dry-run       print the SQL that would run, change nothing\n"},
+	{"uninstall", ss_cmd_uninstall, "remove what install created",
+	 "usage: shadowsync uninstall -c FILE [--job J] [--dry-run]\n"
+	 "\n"
+	 "Remove the job's capture triggers, trigger functions and shadow table; the\n"
+	 "shadowsync schema goes too when nothing else uses it.\n"
+	 "\n"
+	 "  -c, --config FILE   configuration file\n"
+	 "      --job J         only job J (default: every job)\n"
+	 "      --dry-run       print the SQL that would run, change nothing\n"},
+	{"journal", ss_cmd_journal, "read the local journal",
+	 "usage: shadowsync journal -c FILE dump [--job J] [--from TIME] [--to TIME]\n"
+	 "\n"
+	 "Print journal records as JSON lines (one object per change: pos, time,\n"
+	 "txid, table, op, key, row; binary values as {\"$hex\": ...}).\n"
+	 "TIME is ISO 8601, e.g. 2026-11-21T10:00:00Z or 2026-11-21 12:00:00+02:00.\n"
+	 "\n"
+	 "  -c, --config FILE   configuration file\n"
+	 "      --job J         only job J (default: every job)\n"
+	 "      --from TIME     first record at or after TIME\n"
+	 "      --to TIME       stop before records after TIME\n"},
+	{NULL, NULL, NULL, NULL},
+};
+
+void ss_tool_main_usage(FILE *f)
+{
+	fprintf(f, "usage: shadowsync COMMAND [options]\n"
+		   "       shadowsync COMMAND --help\n"
+		   "       shadowsync --version\n\n"
+		   "Keep tables in different relational databases in step.\n\ncommands:\n");
+	for (int i = 0; ss_commands[i].name; i++)
+		fprintf(f, "  %-10s  %s\n", ss_commands[i].name, ss_commands[i].summary);
+}
+
+void ss_tool_usage(const char *cmd, FILE *f)
+{
+	for (int i = 0; ss_commands[i].name; i++)
+		if (strcmp(ss_commands[i].name, cmd) == 0)
+			fputs(ss_commands[i].usage, f);
+}
+
+void ss_tool_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[4096], masked[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ss_mask_secrets(msg, masked, sizeof masked);
+	fprintf(stderr, "shadowsync %s: %s\n", cmd, masked);
+}
+
+struct ss_config *ss_tool_config(const char *cmd, const char *path)
+{
+	struct ss_err err;
+	struct ss_config *cfg;
+
+	if (!path) {
+		ss_tool_error(cmd, "missing -c FILE (the configuration)");
+		return NULL;
+	}
+	cfg = ss_config_load(path, &err);
+	if (!cfg) {
+		ss_tool_error(cmd, "%s", err.msg);
+		return NULL;
+	}
+	ss_log_set_level(cfg->log_level);
+	return cfg;
+}
+
+int ss_tool_jobs(const char *cmd, struct ss_config *cfg, const char *job, struct ss_jobconf ***out,
+		 int *n)
+{
+	struct ss_jobconf **v = ss_xcalloc((size_t)(cfg->njobs ? cfg->njobs : 1), sizeof *v);
+	int cnt = 0;
+
+	for (int i = 0; i < cfg->njobs; i++)
+		if (!job || strcmp(cfg->jobs[i].name, job) == 0)
+			v[cnt++] = &cfg->jobs[i];
+	if (job && cnt == 0) {
+		ss_tool_error(cmd, "%s: no job \"%s\" (defined: %d job%s)", cfg->path, job, cfg->njobs,
+			      cfg->njobs == 1 ? "" : "s");
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
