@@ -100,8 +100,8 @@ struct ient {
 struct wseg {
 	int fd, ifd;
 	uint64_t first_pos;
-	uint64_t size;     /* bytes written */
-	uint64_t idx_size; /* bytes of index written */
+	uint64_t size;                       /* bytes written */
+	uint64_t idx_size;                   /* bytes of index written */
 	uint64_t idx_last_off, idx_last_pos; /* record of the last index entry */
 	uint64_t last_off, last_pos;         /* the last record written */
 	int64_t last_ts;
@@ -158,12 +158,12 @@ struct ss_journal {
 struct ss_journal_reader {
 	struct ss_journal *j;
 	struct cursor c;
-	uint64_t limit;      /* readable length of the open segment */
-	uint64_t want;       /* position to look for while no segment is open */
-	uint64_t start_seg;  /* where the index said to begin (0: nowhere) */
+	uint64_t limit;     /* readable length of the open segment */
+	uint64_t want;      /* position to look for while no segment is open */
+	uint64_t start_seg; /* where the index said to begin (0: nowhere) */
 	uint64_t start_pos, start_off;
-	uint64_t skip_upto;  /* not returned: pos <= skip_upto ... */
-	int64_t min_ts;      /* ... or ts < min_ts */
+	uint64_t skip_upto; /* not returned: pos <= skip_upto ... */
+	int64_t min_ts;     /* ... or ts < min_ts */
 };
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -402,7 +402,8 @@ static int hdr_check(const struct ss_journal *j, const char *path, const uint8_t
 		return -1;
 	}
 	if (hs < SEG_HDR || hs > 65536) {
-		ss_err_set(err, "journal %s: %s: bad header size %u at offset 12", j->dir, path, hs);
+		ss_err_set(err, "journal %s: %s: bad header size %u at offset 12", j->dir, path,
+			   hs);
 		return -1;
 	}
 	if (get_u64(h + 16) != first) {
@@ -705,8 +706,7 @@ static int rec_matches(int fd, uint64_t off, uint64_t pos, int64_t ts, uint32_t 
 /* An older segment: find its last record through the sealing index entry,
  * else by scanning it (and, writing, rebuild the index).  It must end right
  * before next_first.  -2: the file is gone. */
-static int seg_sealed(struct ss_journal *j, struct seg *s, uint64_t next_first,
-		      struct ss_err *err)
+static int seg_sealed(struct ss_journal *j, struct seg *s, uint64_t next_first, struct ss_err *err)
 {
 	char ipath[PATH_MAX];
 	struct ss_buf rb;
@@ -735,14 +735,14 @@ static int seg_sealed(struct ss_journal *j, struct seg *s, uint64_t next_first,
 
 	seg_path(j, s->first_pos, ".idx", ipath, sizeof ipath);
 	ifd = open(ipath, (j->readonly ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
-	if (ifd >= 0 && fstat(ifd, &st) == 0 && st.st_size >= IDX_ENT && st.st_size % IDX_ENT == 0 &&
+	if (ifd >= 0 && fstat(ifd, &st) == 0 && st.st_size >= IDX_ENT &&
+	    st.st_size % IDX_ENT == 0 &&
 	    pread_full(ifd, e, IDX_ENT, (uint64_t)st.st_size - IDX_ENT) == IDX_ENT) {
 		uint64_t off = get_u64(e + 16), pos = get_u64(e + 8);
 		uint32_t len = 0;
 
 		if (off >= c.hdr_size && pos + 1 == next_first &&
-		    rec_matches(c.fd, off, pos, get_i64(e), &len) &&
-		    off + REC_HDR + len == size) {
+		    rec_matches(c.fd, off, pos, get_i64(e), &len) && off + REC_HDR + len == size) {
 			s->last_pos = pos;
 			s->last_ts = get_i64(e);
 			rc = 0;
@@ -815,8 +815,8 @@ static int seg_recover_last(struct ss_journal *j, struct seg *s, struct ss_err *
 	seg_path(j, s->first_pos, ".idx", ipath, sizeof ipath);
 	w.ifd = open(ipath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (w.fd < 0 || w.ifd < 0 || fstat(w.fd, &st) < 0) {
-		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir,
-			   w.fd < 0 ? c.path : ipath, strerror(errno));
+		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir, w.fd < 0 ? c.path : ipath,
+			   strerror(errno));
 		goto out;
 	}
 	size = (uint64_t)st.st_size;
@@ -873,7 +873,8 @@ static int seg_recover_last(struct ss_journal *j, struct seg *s, struct ss_err *
 				   c.path, c.off, strerror(errno));
 			goto out;
 		}
-		note_add(j, "journal %s: truncated %" PRIu64 " bytes of a torn record at %s:%" PRIu64,
+		note_add(j,
+			 "journal %s: truncated %" PRIu64 " bytes of a torn record at %s:%" PRIu64,
 			 j->dir, size - c.off, c.path, c.off);
 		size = c.off;
 	}
@@ -996,8 +997,8 @@ static int ro_refresh(struct ss_journal *j, struct ss_err *err)
 		} else {
 			ns[k].first_pos = firsts[i];
 			ns[k].last_pos = firsts[i] - 1;
-			r = i + 1 < n ? seg_sealed(j, &ns[k], firsts[i + 1], err)
-				      : ro_scan(j, &ns[k], err);
+			r = i + 1 < n ? seg_sealed(j, &ns[k], firsts[i + 1], err) :
+					ro_scan(j, &ns[k], err);
 		}
 		if (r == -2 && k == 0)
 			continue; /* removed by retention */
@@ -1049,8 +1050,8 @@ static struct ss_journal *j_new(const char *dir, int readonly, struct ss_err *er
 	return j;
 }
 
-struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode,
-				   uint64_t segment_bytes, struct ss_err *err)
+struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uint64_t segment_bytes,
+				   struct ss_err *err)
 {
 	struct ss_journal *j = j_new(dir, 0, err);
 	char path[PATH_MAX];
@@ -1085,7 +1086,8 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode,
 		seg_path(j, firsts[n - 1], ".seg", path, sizeof path);
 		if (stat(path, &st) == 0 && st.st_size < SEG_HDR) {
 			unlink(path);
-			note_add(j, "journal %s: removed %s, its header was incomplete (%lld bytes)",
+			note_add(j,
+				 "journal %s: removed %s, its header was incomplete (%lld bytes)",
 				 dir, path, (long long)st.st_size);
 			seg_path(j, firsts[--n], ".idx", path, sizeof path);
 			unlink(path);
@@ -1094,8 +1096,8 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode,
 	for (size_t i = 0; i < n; i++) {
 		struct seg s = {.first_pos = firsts[i]};
 
-		if (i + 1 < n ? seg_sealed(j, &s, firsts[i + 1], err)
-			      : seg_recover_last(j, &s, err))
+		if (i + 1 < n ? seg_sealed(j, &s, firsts[i + 1], err) :
+				seg_recover_last(j, &s, err))
 			goto fail;
 		push_seg(&j->segs, &j->nsegs, &j->capsegs, &s);
 		j->total_bytes += s.bytes;
@@ -1271,8 +1273,8 @@ static int w_flush(struct ss_journal *j, const uint8_t *p, size_t n, struct ss_e
 		return 0;
 	if (pwrite_full(j->cur.fd, p, n, off) < 0) {
 		seg_path(j, j->cur.first_pos, ".seg", path, sizeof path);
-		ss_err_set(err, "journal %s: write %s at offset %" PRIu64 ": %s", j->dir, path,
-			   off, strerror(errno));
+		ss_err_set(err, "journal %s: write %s at offset %" PRIu64 ": %s", j->dir, path, off,
+			   strerror(errno));
 		return -1;
 	}
 	j->cur.size += n;
@@ -1607,8 +1609,8 @@ static void idx_find(struct ss_journal_reader *r, uint64_t first, uint64_t limit
 	free(e);
 }
 
-static struct ss_journal_reader *reader_make(struct ss_journal *j, uint64_t after_pos,
-					     int by_time, int64_t ts, struct ss_err *err)
+static struct ss_journal_reader *reader_make(struct ss_journal *j, uint64_t after_pos, int by_time,
+					     int64_t ts, struct ss_err *err)
 {
 	struct ss_journal_reader *r = ss_xcalloc(1, sizeof *r);
 	uint64_t first = 0, limit = 0;
@@ -1633,8 +1635,8 @@ static struct ss_journal_reader *reader_make(struct ss_journal *j, uint64_t afte
 		i = find_seg(j, r->want);
 	} else {
 		i = (long)j->nsegs - 1;
-		while (i >= 0 && !(j->segs[i].last_pos >= j->segs[i].first_pos &&
-				   j->segs[i].first_ts < ts))
+		while (i >= 0 &&
+		       !(j->segs[i].last_pos >= j->segs[i].first_pos && j->segs[i].first_ts < ts))
 			i--;
 		if (i < 0 && j->nsegs)
 			i = 0;

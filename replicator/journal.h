@@ -44,8 +44,8 @@ struct ss_journal_reader; /* any number, any thread, each its own fds */
  * ss_journal_recovery_note(); a bad record anywhere else is an error naming
  * the segment file and byte offset.  Missing or short time indexes are
  * rebuilt. */
-struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode,
-				   uint64_t segment_bytes, struct ss_err *err);
+struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uint64_t segment_bytes,
+				   struct ss_err *err);
 /* Open for reading only (journal dump, replay, status while the daemon
  * runs): no lock, nothing on disk is changed.  Readers treat a torn tail at
  * the very end of the newest segment as the end of the data, and see what

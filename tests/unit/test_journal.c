@@ -16,8 +16,10 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <time.h>
@@ -566,8 +568,9 @@ static void check_at_time(struct ss_journal *j, int64_t ts, uint64_t want_pos)
 	} else {
 		CHECK_INT(rc, 1);
 		if (rc == 1 && rec.pos != want_pos)
-			fprintf(stderr, "  at_time(%" PRId64 "): got %" PRIu64 ", want %" PRIu64 "\n",
-				ts, rec.pos, want_pos);
+			fprintf(stderr,
+				"  at_time(%" PRId64 "): got %" PRIu64 ", want %" PRIu64 "\n", ts,
+				rec.pos, want_pos);
 		CHECK_INT(rec.pos, want_pos);
 		CHECK(rec.ts_us >= ts);
 		if (rc == 1 && (rc = ss_journal_reader_next(r, &rec, &err)) == 1)
@@ -836,8 +839,8 @@ static void test_readonly(void)
 		uint8_t buf[256];
 
 		fill(buf, pos, len_for(pos, 0));
-		CHECK(ss_journal_append(j, SS_JREC_CHANGE, pos % 5 == 0 ? SS_JREC_TXEND : 0, pos / 3,
-				      buf, len_for(pos, 0), NULL, &err) == 0);
+		CHECK(ss_journal_append(j, SS_JREC_CHANGE, pos % 5 == 0 ? SS_JREC_TXEND : 0,
+					pos / 3, buf, len_for(pos, 0), NULL, &err) == 0);
 	}
 	for (uint64_t want = 11; want <= 110; want++) {
 		int rc = ss_journal_reader_next(r, &rec, &err);
@@ -1095,6 +1098,91 @@ out:
 	free(p);
 }
 
+/* A commit whose write fails (file size limit: EFBIG) leaves nothing
+ * behind, and can be retried. */
+static void test_failed_commit(void)
+{
+	char dir[128], path[256];
+	uint64_t segs[16];
+	struct ss_journal *j;
+	struct ss_err err;
+	struct rlimit old, lim;
+	uint8_t buf[100];
+	long long size, isize;
+
+	test_dir(dir, sizeof dir, "failed_commit");
+	j = must_open(dir, SS_FSYNC_BATCH, 64 * 1024);
+	if (!j)
+		return;
+	append_range(j, 1, 100, 0, 100);
+	seg_file(path, sizeof path, dir, 1, ".seg");
+	size = file_len(path);
+	CHECK_INT(size, 32 + 100 * 136);
+	seg_file(path, sizeof path, dir, 1, ".idx");
+	isize = file_len(path);
+
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 48 * 1024;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	for (uint64_t pos = 101; pos <= 500; pos++) {
+		fill(buf, pos, 100);
+		CHECK(ss_journal_append(j, SS_JREC_CHANGE, pos % 5 == 0 ? SS_JREC_TXEND : 0,
+					pos / 3, buf, 100, NULL, &err) == 0);
+	}
+	CHECK(ss_journal_commit(j, &err) < 0);
+	CHECK(strstr(err.msg, "00000000000000000001.seg") != NULL);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK_INT(ss_journal_last_pos(j), 100);
+	CHECK_INT(read_all(j, 0, 100, 100), 100);
+	seg_file(path, sizeof path, dir, 1, ".seg");
+	CHECK_INT(file_len(path), size);
+	seg_file(path, sizeof path, dir, 1, ".idx");
+	CHECK_INT(file_len(path), isize);
+	CHECK_INT(list_segs(dir, segs, 16), 1);
+
+	/* retried, it goes through (and rolls over) */
+	CHECK(ss_journal_commit(j, &err) == 0);
+	CHECK_INT(ss_journal_last_pos(j), 500);
+	CHECK(list_segs(dir, segs, 16) > 1);
+	CHECK_INT(read_all(j, 0, 500, 100), 500);
+	ss_journal_free(j);
+	j = must_open(dir, SS_FSYNC_OFF, 64 * 1024);
+	if (j) {
+		CHECK_STR(ss_journal_recovery_note(j), "");
+		CHECK_INT(read_all(j, 0, 500, 100), 500);
+		ss_journal_free(j);
+	}
+
+	/* failing in a segment the commit created: that segment goes away */
+	test_dir(dir, sizeof dir, "failed_commit2");
+	j = must_open(dir, SS_FSYNC_OFF, 64 * 1024);
+	if (!j)
+		return;
+	append_range(j, 1, 10, 0, 100);
+	uint8_t *big = calloc(1, 60000);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	for (uint64_t pos = 11; pos <= 210; pos++) {
+		fill(buf, pos, 100);
+		CHECK(ss_journal_append(j, SS_JREC_CHANGE, pos % 5 == 0 ? SS_JREC_TXEND : 0,
+					pos / 3, buf, 100, NULL, &err) == 0);
+	}
+	CHECK(ss_journal_append(j, SS_JREC_CHANGE, 0, 0, big, 60000, NULL, &err) == 0);
+	CHECK(ss_journal_commit(j, &err) < 0);
+	CHECK(strstr(err.msg, "00000000000000000211.seg") != NULL);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK_INT(list_segs(dir, segs, 16), 1);
+	seg_file(path, sizeof path, dir, 1, ".seg");
+	CHECK_INT(file_len(path), 32 + 10 * 136);
+	CHECK_INT(read_all(j, 0, 10, 100), 10);
+	ss_journal_discard(j);
+	append_range(j, 11, 20, 0, 100);
+	CHECK_INT(read_all(j, 0, 20, 100), 20);
+	free(big);
+	ss_journal_free(j);
+}
+
 static void test_second_writer(void)
 {
 	char dir[128], want[256];
@@ -1139,6 +1227,7 @@ int main(void)
 	UNIT_RUN(test_wait);
 	UNIT_RUN(test_concurrent);
 	UNIT_RUN(test_big_payload);
+	UNIT_RUN(test_failed_commit);
 	UNIT_RUN(test_second_writer);
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return UNIT_DONE();
