@@ -220,8 +220,9 @@ int ss_db_job_tables(struct ss_conn *c, const struct ss_jobconf *job, struct ss_
 			}
 			cnt++;
 			if (t[cnt - 1].npk == 0) {
-				ss_err_set(err, "table %s.%s in database %s has no primary key; "
-						"shadowsync needs one to apply changes by key",
+				ss_err_set(err,
+					   "table %s.%s in database %s has no primary key; "
+					   "shadowsync needs one to apply changes by key",
 					   schemas[k], names[k], c->db->name);
 				ss_strv_free(schemas, m);
 				ss_strv_free(names, m);

@@ -32,7 +32,7 @@ struct dst_table {
 };
 
 struct pending {
-	struct ss_buf payloads;   /* record payloads back to back */
+	struct ss_buf payloads; /* record payloads back to back */
 	size_t *offs;
 	uint64_t *pos;
 	uint64_t *txid;
@@ -120,7 +120,8 @@ void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema
 	struct ss_err err;
 
 	ss_config_table_settings(job, src_schema, table, &s);
-	if (s.target_table && *s.target_table && ss_config_parse_table(s.target_table, &spec, &err) == 0) {
+	if (s.target_table && *s.target_table &&
+	    ss_config_parse_table(s.target_table, &spec, &err) == 0) {
 		*schema_out = spec.schema ? spec.schema : ss_xstrdup(dst_default_schema);
 		*name_out = spec.name;
 		return;
@@ -165,8 +166,8 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 		return NULL;
 	}
 	if (t->info.npk == 0) {
-		ss_err_set(err, "database %s: target table %s.%s has no primary key", a->target->name,
-			   t->info.schema, t->info.name);
+		ss_err_set(err, "database %s: target table %s.%s has no primary key",
+			   a->target->name, t->info.schema, t->info.name);
 		ss_tableinfo_free(&t->info);
 		free(ss);
 		free(st);
@@ -303,7 +304,8 @@ static int flush(struct ss_applier *a, int from, int to, int one_by_one, struct 
 		ss_change_init(&ch[i]);
 		if (ss_change_decode(&ch[i], (const uint8_t *)p->payloads.data + p->offs[from + i],
 				     p->offs[from + i + 1] - p->offs[from + i], err) < 0) {
-			ss_err_prefix(err, "journal position %llu", (unsigned long long)p->pos[from + i]);
+			ss_err_prefix(err, "journal position %llu",
+				      (unsigned long long)p->pos[from + i]);
 			goto done;
 		}
 		ch[i].pos = p->pos[from + i];
@@ -323,7 +325,8 @@ static int flush(struct ss_applier *a, int from, int to, int one_by_one, struct 
 				struct ss_buf other;
 				ss_buf_init(&other);
 				key_bytes(&ch[slots[s].idx], &other);
-				int same = other.len == kb.len && memcmp(other.data, kb.data, kb.len) == 0;
+				int same = other.len == kb.len &&
+					   memcmp(other.data, kb.data, kb.len) == 0;
 				ss_buf_free(&other);
 				if (same) {
 					alive[slots[s].idx] = 0;
@@ -348,9 +351,12 @@ static int flush(struct ss_applier *a, int from, int to, int one_by_one, struct 
 				struct ss_buf k;
 				ss_buf_init(&k);
 				describe_key(&ch[i], &k);
-				ss_err_prefix(err, "change at journal position %llu (%c on %.*s.%.*s, key %s)",
-					      (unsigned long long)ch[i].pos, ch[i].op, (int)ch[i].schema_len,
-					      ch[i].schema, (int)ch[i].table_len, ch[i].table, k.data);
+				ss_err_prefix(
+					err,
+					"change at journal position %llu (%c on %.*s.%.*s, key %s)",
+					(unsigned long long)ch[i].pos, ch[i].op,
+					(int)ch[i].schema_len, ch[i].schema, (int)ch[i].table_len,
+					ch[i].table, k.data);
 				ss_buf_free(&k);
 				goto done;
 			}
@@ -454,7 +460,8 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 				boundary = rec.pos;
 				boundary_src_us = rec.ts_us;
 			}
-			if (a->pend.n - flushed >= limit || a->pend.payloads.len >= SUB_BATCH_BYTES) {
+			if (a->pend.n - flushed >= limit ||
+			    a->pend.payloads.len >= SUB_BATCH_BYTES) {
 				if (flush(a, flushed, a->pend.n, 0, err) < 0)
 					goto reject;
 				flushed = a->pend.n;
@@ -498,12 +505,11 @@ out:
 		(void)d->rollback(a->conn, err);
 	ss_journal_reader_free(r);
 	return 0;
-fail:
-	{
-		struct ss_err e2;
-		if (a->conn)
-			(void)d->rollback(a->conn, &e2);
-	}
+fail : {
+	struct ss_err e2;
+	if (a->conn)
+		(void)d->rollback(a->conn, &e2);
+}
 	ss_journal_reader_free(r);
 	return -1;
 }
@@ -543,10 +549,12 @@ static void *thread_main(void *arg)
 		}
 		disconnect(a);
 retry:
-		ss_log_warn(a->ctx, "%s; retrying in %lld ms", err.msg, (long long)(backoff / 1000));
+		ss_log_warn(a->ctx, "%s; retrying in %lld ms", err.msg,
+			    (long long)(backoff / 1000));
 		set_state(a, SS_APPLIER_RETRYING, err.msg);
 		sleep_interruptible(a, backoff);
-		backoff = backoff * 2 > a->job->max_backoff_us ? a->job->max_backoff_us : backoff * 2;
+		backoff =
+			backoff * 2 > a->job->max_backoff_us ? a->job->max_backoff_us : backoff * 2;
 		continue;
 	}
 	disconnect(a);

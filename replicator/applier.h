@@ -30,12 +30,12 @@ enum ss_applier_state {
 
 struct ss_applier_stats {
 	int state;
-	uint64_t applied_pos;     /* last journal position committed on the target */
-	int position_known;       /* applied_pos was read from the target */
-	uint64_t changes;         /* applied since start */
+	uint64_t applied_pos; /* last journal position committed on the target */
+	int position_known;   /* applied_pos was read from the target */
+	uint64_t changes;     /* applied since start */
 	uint64_t commits;
 	int64_t last_commit_us;
-	int64_t last_source_us;   /* source capture time of the newest applied change */
+	int64_t last_source_us; /* source capture time of the newest applied change */
 	char last_error[1024];
 };
 

@@ -43,8 +43,8 @@ struct ss_capture {
 	int ntables;
 	/* per poll */
 	struct ss_change change;
-	struct ss_buf payloads;   /* encoded changes back to back */
-	size_t *offs;             /* payload offsets (n + 1) */
+	struct ss_buf payloads; /* encoded changes back to back */
+	size_t *offs;           /* payload offsets (n + 1) */
 	uint64_t *ids, *txids;
 	int cap, n;
 	int64_t newest_source_us;
@@ -154,9 +154,9 @@ int ss_capture_connect(struct ss_capture *cap, struct ss_err *err)
 	free(infos);
 	/* -1 with no message: the database has no notifications; poll only */
 	ss_err_clear(err);
-	cap->fd = cap->conn->d->capture_listen
-			  ? cap->conn->d->capture_listen(cap->conn, cap->job->name, err)
-			  : -1;
+	cap->fd = cap->conn->d->capture_listen ?
+			  cap->conn->d->capture_listen(cap->conn, cap->job->name, err) :
+			  -1;
 	if (cap->fd < 0 && err->msg[0])
 		goto fail;
 	cap->stats.connected = 1;
@@ -199,8 +199,9 @@ static int on_shadow_row(void *arg, const struct ss_shadow_row *r, struct ss_err
 		/* Not (or no longer) one of the job's tables, e.g. after its
 		 * config changed without reinstalling: still journaled so nothing
 		 * is lost silently, but every column is unknown, so refuse. */
-		ss_err_set(err, "database %s: shadow row %llu is for table %s.%s, which job %s does "
-				"not replicate (reinstall capture after changing tables)",
+		ss_err_set(err,
+			   "database %s: shadow row %llu is for table %s.%s, which job %s does "
+			   "not replicate (reinstall capture after changing tables)",
 			   cap->job->source->name, (unsigned long long)r->id, r->schema, r->table,
 			   cap->job->name);
 		return -1;
@@ -222,7 +223,8 @@ static int on_shadow_row(void *arg, const struct ss_shadow_row *r, struct ss_err
 		return -1;
 	}
 	if (c->nkey != t->nkey_cols) {
-		ss_err_set(err, "database %s: shadow row %llu of %s.%s: key image lacks key columns",
+		ss_err_set(err,
+			   "database %s: shadow row %llu of %s.%s: key image lacks key columns",
 			   cap->job->source->name, (unsigned long long)r->id, r->schema, r->table);
 		return -1;
 	}
@@ -278,7 +280,8 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 		uint64_t *cnt = ss_xcalloc((size_t)ntx, sizeof *cnt);
 		for (int i = 0; i < ntx; i++)
 			ids[i] = tx[i].txid;
-		int r = cap->conn->d->capture_txn_rows(cap->conn, cap->job->name, ids, ntx, cnt, err);
+		int r = cap->conn->d->capture_txn_rows(cap->conn, cap->job->name, ids, ntx, cnt,
+						       err);
 		for (int i = 0; i < ntx; i++)
 			tx[i].total = cnt[i];
 		free(ids);
@@ -367,8 +370,9 @@ int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 	/* durable: now, and only now, consume exactly these rows */
 	if (d->capture_delete(cap->conn, cap->job->name, cap->ids, cap->n, err) < 0 ||
 	    d->commit(cap->conn, err) < 0) {
-		ss_log_warn(cap->ctx, "journaled %d changes but could not delete their shadow rows (%s); "
-				      "they will be captured again (applying them twice is harmless)",
+		ss_log_warn(cap->ctx,
+			    "journaled %d changes but could not delete their shadow rows (%s); "
+			    "they will be captured again (applying them twice is harmless)",
 			    cap->n, err->msg);
 		goto fail;
 	}

@@ -44,9 +44,9 @@ int ss_capture_drain(struct ss_capture *cap, struct ss_err *err) SS_MUST_CHECK;
 int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err) SS_MUST_CHECK;
 
 struct ss_capture_stats {
-	uint64_t changes;      /* journaled since start */
+	uint64_t changes; /* journaled since start */
 	uint64_t polls;
-	int64_t last_poll_us;  /* wall clock */
+	int64_t last_poll_us;          /* wall clock */
 	int64_t last_change_source_us; /* source capture time of the newest change */
 	int connected;
 	char last_error[512];

@@ -245,8 +245,9 @@ void ss_change_to_json(const struct ss_change *c, struct ss_buf *out)
 
 	ss_format_time(c->ts_us, ts, sizeof ts);
 	ss_format_time(c->source_ts_us, sts, sizeof sts);
-	ss_buf_addf(out, "{\"pos\":%llu,\"time\":\"%s\",\"source_time\":\"%s\",\"txid\":%llu,"
-			 "\"txend\":%s,\"table\":",
+	ss_buf_addf(out,
+		    "{\"pos\":%llu,\"time\":\"%s\",\"source_time\":\"%s\",\"txid\":%llu,"
+		    "\"txend\":%s,\"table\":",
 		    (unsigned long long)c->pos, ts, sts, (unsigned long long)c->txid,
 		    (c->flags & 1) ? "true" : "false");
 	struct ss_buf t;
@@ -335,9 +336,7 @@ int ss_value_normalize(uint8_t vtype, const char *s, size_t len, struct ss_buf *
 		for (size_t i = 0; i < len; i++)
 			ss_buf_addc(out, (char)tolower((unsigned char)s[i]));
 		return 0;
-	default:
-		ss_buf_add(out, s, len);
-		return 0;
+	default: ss_buf_add(out, s, len); return 0;
 	}
 }
 
@@ -415,7 +414,8 @@ static int jstring(struct jp *j, struct ss_buf *out)
 				return -1;
 			j->p += 4;
 			if (cp >= 0xD800 && cp < 0xDC00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
-			    j->p[1] == 'u' && hex4(j->p + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+			    j->p[1] == 'u' && hex4(j->p + 2, &lo) == 0 && lo >= 0xDC00 &&
+			    lo < 0xE000) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				j->p += 6;
 			}
@@ -454,7 +454,8 @@ static int jskip(struct jp *j)
 		} else if (ch == '}' || ch == ']') {
 			depth--;
 			j->p++;
-		} else if (ch == ',' || ch == ':' || ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r') {
+		} else if (ch == ',' || ch == ':' || ch == ' ' || ch == '\n' || ch == '\t' ||
+			   ch == '\r') {
 			j->p++;
 		} else {
 			while (j->p < j->end && !strchr(",]} \n\t\r", *j->p))
@@ -511,7 +512,8 @@ int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len
 			if (*j.p == 'n') {
 				if (jskip(&j) < 0)
 					goto bad;
-				ss_change_field_store(c, f, col->name, strlen(col->name), SS_V_NULL, NULL, 0);
+				ss_change_field_store(c, f, col->name, strlen(col->name), SS_V_NULL,
+						      NULL, 0);
 				goto next;
 			}
 			if (col->vtype == SS_V_JSON) {
@@ -526,8 +528,8 @@ int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len
 					goto bad;
 				ss_buf_add(&raw, vstart, (size_t)(j.p - vstart));
 			}
-			if (ss_value_normalize(col->vtype, raw.data ? raw.data : "", raw.len, &norm, err) <
-			    0) {
+			if (ss_value_normalize(col->vtype, raw.data ? raw.data : "", raw.len, &norm,
+					       err) < 0) {
 				ss_err_prefix(err, "column %s", col->name);
 				goto done;
 			}

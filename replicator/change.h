@@ -20,29 +20,29 @@
 
 /* Journal form of a value, by type class.  All but BINARY are UTF-8 text. */
 enum ss_vtype {
-	SS_V_NULL = 0,         /* only as "no type" for a NULL value */
-	SS_V_TEXT = 'T',       /* character data */
-	SS_V_INT = 'I',        /* integer: -?[0-9]+ */
-	SS_V_NUMERIC = 'N',    /* exact decimal as the source wrote it, or NaN */
-	SS_V_FLOAT = 'F',      /* shortest round-trip text; -0, NaN, Infinity, -Infinity */
-	SS_V_BOOL = 'b',       /* "1" or "0" */
-	SS_V_BINARY = 'B',     /* raw bytes */
-	SS_V_DATE = 'D',       /* YYYY-MM-DD */
-	SS_V_TIME = 't',       /* HH:MM:SS[.ffffff] */
-	SS_V_TIMESTAMP = 'S',  /* YYYY-MM-DD HH:MM:SS[.ffffff], no zone */
-	SS_V_TIMESTAMPTZ = 'Z',/* YYYY-MM-DD HH:MM:SS[.ffffff]+00, always UTC */
-	SS_V_JSON = 'J',       /* JSON text */
-	SS_V_UUID = 'U',       /* 8-4-4-4-12 lowercase hex */
+	SS_V_NULL = 0,          /* only as "no type" for a NULL value */
+	SS_V_TEXT = 'T',        /* character data */
+	SS_V_INT = 'I',         /* integer: -?[0-9]+ */
+	SS_V_NUMERIC = 'N',     /* exact decimal as the source wrote it, or NaN */
+	SS_V_FLOAT = 'F',       /* shortest round-trip text; -0, NaN, Infinity, -Infinity */
+	SS_V_BOOL = 'b',        /* "1" or "0" */
+	SS_V_BINARY = 'B',      /* raw bytes */
+	SS_V_DATE = 'D',        /* YYYY-MM-DD */
+	SS_V_TIME = 't',        /* HH:MM:SS[.ffffff] */
+	SS_V_TIMESTAMP = 'S',   /* YYYY-MM-DD HH:MM:SS[.ffffff], no zone */
+	SS_V_TIMESTAMPTZ = 'Z', /* YYYY-MM-DD HH:MM:SS[.ffffff]+00, always UTC */
+	SS_V_JSON = 'J',        /* JSON text */
+	SS_V_UUID = 'U',        /* 8-4-4-4-12 lowercase hex */
 };
 
 struct ss_field {
 	const char *name;
 	size_t name_len;
-	uint8_t type;          /* enum ss_vtype; SS_V_NULL with is_null */
+	uint8_t type; /* enum ss_vtype; SS_V_NULL with is_null */
 	uint8_t is_null;
-	const char *data;      /* not NUL-terminated in general */
+	const char *data; /* not NUL-terminated in general */
 	size_t len;
-	size_t off;            /* while building: offset of data in the change's store */
+	size_t off; /* while building: offset of data in the change's store */
 	uint8_t in_store;
 };
 
@@ -50,18 +50,18 @@ struct ss_field {
  * An UPDATE that changes the key arrives as a 'D' of the old key followed
  * by a 'U' of the new row. */
 struct ss_change {
-	uint64_t pos;          /* journal position (0 until journaled) */
-	int64_t ts_us;         /* journal time */
-	uint64_t txid;         /* source transaction, 0 = unknown */
-	uint8_t flags;         /* SS_JREC_TXEND ... */
-	uint64_t source_id;    /* shadow row id on the source (0 for pollers) */
-	int64_t source_ts_us;  /* when the source trigger/poller saw it */
+	uint64_t pos;         /* journal position (0 until journaled) */
+	int64_t ts_us;        /* journal time */
+	uint64_t txid;        /* source transaction, 0 = unknown */
+	uint8_t flags;        /* SS_JREC_TXEND ... */
+	uint64_t source_id;   /* shadow row id on the source (0 for pollers) */
+	int64_t source_ts_us; /* when the source trigger/poller saw it */
 	char op;
 	const char *schema, *table;
 	size_t schema_len, table_len;
 	int nkey, nrow;
-	struct ss_field *key;  /* primary key, in key order */
-	struct ss_field *row;  /* full row for I/U; nrow == 0 for D */
+	struct ss_field *key; /* primary key, in key order */
+	struct ss_field *row; /* full row for I/U; nrow == 0 for D */
 	/* storage owned by the change (decoder scratch) */
 	int key_cap, row_cap;
 	struct ss_buf store;
@@ -81,7 +81,8 @@ void ss_change_finish(struct ss_change *c);
 /* Compact binary payload for the journal. */
 void ss_change_encode(const struct ss_change *c, struct ss_buf *out);
 /* Decode a payload; fields point into payload (which must outlive c's use). */
-int ss_change_decode(struct ss_change *c, const uint8_t *p, size_t len, struct ss_err *err) SS_MUST_CHECK;
+int ss_change_decode(struct ss_change *c, const uint8_t *p, size_t len,
+		     struct ss_err *err) SS_MUST_CHECK;
 
 /* One JSON line: {"pos":..,"time":"..","txid":..,"table":"s.t","op":"U",
  * "key":{..},"row":{..}}; binary as {"$hex":".."}. */

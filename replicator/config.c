@@ -26,7 +26,7 @@ enum sec_kind { SEC_NONE, SEC_MAIN, SEC_DB, SEC_JOB, SEC_TABLE };
 enum key_type { T_STR, T_DUR, T_SIZE, T_INT, T_ENUM, T_LIST, T_TABLES };
 
 struct key {
-	int sec;  /* SEC_MAIN, SEC_DB, SEC_JOB; SEC_TABLE keys are also valid in [job] */
+	int sec; /* SEC_MAIN, SEC_DB, SEC_JOB; SEC_TABLE keys are also valid in [job] */
 	const char *name;
 	int type;
 	size_t off;     /* into ss_config, ss_dbconf, ss_jobconf or ss_table_settings */
@@ -52,7 +52,8 @@ static const struct key keys[] = {
 	{SEC_MAIN, "journal_dir", T_STR, CFG(journal_dir), 0, NULL, NULL, 1,
 	 "directory of the journal (one subdirectory per job); must be on local disk"},
 	{SEC_MAIN, "fsync", T_ENUM, CFG(fsync), 0, fsync_vals, "batch", 0,
-	 "batch: one fsync per captured batch; always: also sync directories; off: never (tests only)"},
+	 "batch: one fsync per captured batch; always: also sync directories; off: never (tests "
+	 "only)"},
 	{SEC_MAIN, "journal_retention", T_DUR, CFG(journal_retention_us), 0, NULL, "7d", 0,
 	 "journal kept at least this long for replay, and always until every target applied it"},
 	{SEC_MAIN, "journal_segment_size", T_SIZE, CFG(journal_segment_size), 0, NULL, "64MB", 0,
@@ -287,8 +288,10 @@ int ss_config_parse_table(const char *s, struct ss_tablespec *out, struct ss_err
 bad:
 	free(a);
 	free(b);
-	ss_err_set(err, "invalid table name \"%s\" (expected schema.table; quote names "
-			"holding dots or commas: \"a.b\".\"c,d\")", s);
+	ss_err_set(err,
+		   "invalid table name \"%s\" (expected schema.table; quote names "
+		   "holding dots or commas: \"a.b\".\"c,d\")",
+		   s);
 	return -1;
 }
 
@@ -297,14 +300,14 @@ bad:
 struct loader {
 	struct ss_config *cfg;
 	const char *file;
-	int line;            /* line of the text most recently read */
-	int sec;             /* kind of the current section */
-	void *obj;           /* struct the current section's keys go into */
-	struct ss_jobconf *job; /* current job, for [job J table T] */
+	int line;                /* line of the text most recently read */
+	int sec;                 /* kind of the current section */
+	void *obj;               /* struct the current section's keys go into */
+	struct ss_jobconf *job;  /* current job, for [job J table T] */
 	unsigned long long seen; /* keys already given in this section */
 	int failed;
 	struct ss_err *err;
-	const char *text;    /* ini_parse_stream reader state */
+	const char *text; /* ini_parse_stream reader state */
 	size_t off;
 };
 
@@ -358,9 +361,11 @@ static int begin_section(struct loader *L, const char *raw)
 	if (strcmp(word2, "database") == 0 && *p) {
 		for (int i = 0; i < L->cfg->ndbs; i++)
 			if (strcmp(L->cfg->dbs[i].name, p) == 0)
-				return fail_at(L, L->line, "duplicate section [database %s] (first at line %d)",
+				return fail_at(L, L->line,
+					       "duplicate section [database %s] (first at line %d)",
 					       p, L->cfg->dbs[i].line);
-		L->cfg->dbs = ss_xrealloc(L->cfg->dbs, sizeof *L->cfg->dbs * (size_t)(L->cfg->ndbs + 1));
+		L->cfg->dbs =
+			ss_xrealloc(L->cfg->dbs, sizeof *L->cfg->dbs * (size_t)(L->cfg->ndbs + 1));
 		struct ss_dbconf *db = &L->cfg->dbs[L->cfg->ndbs++];
 		memset(db, 0, sizeof *db);
 		db->name = ss_xstrdup(p);
@@ -383,10 +388,12 @@ static int begin_section(struct loader *L, const char *raw)
 		if (!t) {
 			for (int i = 0; i < L->cfg->njobs; i++)
 				if (strcmp(L->cfg->jobs[i].name, jn) == 0)
-					return fail_at(L, L->line, "duplicate section [job %s] (first at line %d)",
-						       jn, L->cfg->jobs[i].line);
-			L->cfg->jobs = ss_xrealloc(L->cfg->jobs,
-						   sizeof *L->cfg->jobs * (size_t)(L->cfg->njobs + 1));
+					return fail_at(
+						L, L->line,
+						"duplicate section [job %s] (first at line %d)", jn,
+						L->cfg->jobs[i].line);
+			L->cfg->jobs = ss_xrealloc(
+				L->cfg->jobs, sizeof *L->cfg->jobs * (size_t)(L->cfg->njobs + 1));
 			struct ss_jobconf *job = &L->cfg->jobs[L->cfg->njobs++];
 			memset(job, 0, sizeof *job);
 			job->name = ss_xstrdup(jn);
@@ -403,8 +410,10 @@ static int begin_section(struct loader *L, const char *raw)
 			if (strcmp(L->cfg->jobs[i].name, jn) == 0)
 				job = &L->cfg->jobs[i];
 		if (!job)
-			return fail_at(L, L->line,
-				       "section [%s] names job \"%s\", which is not defined above it", s, jn);
+			return fail_at(
+				L, L->line,
+				"section [%s] names job \"%s\", which is not defined above it", s,
+				jn);
 		struct ss_tablespec spec;
 		struct ss_err e;
 		if (ss_config_parse_table(t + 7, &spec, &e) < 0)
@@ -416,12 +425,13 @@ static int begin_section(struct loader *L, const char *raw)
 			     (o->schema && spec.schema && strcmp(o->schema, spec.schema) == 0))) {
 				int first = job->tableconfs[i].line;
 				ss_tablespec_free(&spec);
-				return fail_at(L, L->line, "duplicate section [%s] (first at line %d)", s,
+				return fail_at(L, L->line,
+					       "duplicate section [%s] (first at line %d)", s,
 					       first);
 			}
 		}
-		job->tableconfs = ss_xrealloc(job->tableconfs,
-					      sizeof *job->tableconfs * (size_t)(job->ntableconfs + 1));
+		job->tableconfs = ss_xrealloc(
+			job->tableconfs, sizeof *job->tableconfs * (size_t)(job->ntableconfs + 1));
 		struct ss_tableconf *tc = &job->tableconfs[job->ntableconfs++];
 		memset(tc, 0, sizeof *tc);
 		tc->spec = spec;
@@ -434,7 +444,8 @@ static int begin_section(struct loader *L, const char *raw)
 	}
 	return fail_at(L, L->line,
 		       "unknown section [%s] (expected [shadowsync], [database NAME], [job NAME] "
-		       "or [job NAME table SCHEMA.TABLE])", s);
+		       "or [job NAME table SCHEMA.TABLE])",
+		       s);
 }
 
 static int parse_enum(const char *const *vals, const char *v)
@@ -450,7 +461,11 @@ static void enum_list(const char *const *vals, char *out, size_t n)
 	out[0] = '\0';
 	for (int i = 0; vals[i]; i++) {
 		size_t l = strlen(out);
-		snprintf(out + l, n - l, "%s%s", i == 0 ? "" : vals[i + 1] ? ", " : " or ", vals[i]);
+		snprintf(out + l, n - l, "%s%s",
+			 i == 0      ? "" :
+			 vals[i + 1] ? ", " :
+				       " or ",
+			 vals[i]);
 	}
 }
 
@@ -470,14 +485,17 @@ static int store(const struct key *k, void *obj, const char *v, char *msg, size_
 	}
 	case T_DUR:
 		if (ss_parse_duration(v, (int64_t *)(base + k->off)) < 0) {
-			snprintf(msg, msglen, "invalid duration \"%s\" for %s (expected e.g. 200ms, 5s, 2m, 1h, 7d)",
+			snprintf(msg, msglen,
+				 "invalid duration \"%s\" for %s (expected e.g. 200ms, 5s, 2m, 1h, "
+				 "7d)",
 				 v, k->name);
 			return -1;
 		}
 		return 0;
 	case T_SIZE:
 		if (ss_parse_size(v, (uint64_t *)(base + k->off)) < 0) {
-			snprintf(msg, msglen, "invalid size \"%s\" for %s (expected e.g. 512KB, 64MB, 1GB)", v,
+			snprintf(msg, msglen,
+				 "invalid size \"%s\" for %s (expected e.g. 512KB, 64MB, 1GB)", v,
 				 k->name);
 			return -1;
 		}
@@ -487,7 +505,8 @@ static int store(const struct key *k, void *obj, const char *v, char *msg, size_
 		errno = 0;
 		long long x = strtoll(v, &end, 10);
 		if (errno || end == v || *ss_trim(end) || x <= 0) {
-			snprintf(msg, msglen, "invalid value \"%s\" for %s (expected a positive whole number)",
+			snprintf(msg, msglen,
+				 "invalid value \"%s\" for %s (expected a positive whole number)",
 				 v, k->name);
 			return -1;
 		}
@@ -499,7 +518,8 @@ static int store(const struct key *k, void *obj, const char *v, char *msg, size_
 		if (x < 0) {
 			char l[256];
 			enum_list(k->enums, l, sizeof l);
-			snprintf(msg, msglen, "invalid value \"%s\" for %s (expected %s)", v, k->name, l);
+			snprintf(msg, msglen, "invalid value \"%s\" for %s (expected %s)", v,
+				 k->name, l);
 			return -1;
 		}
 		*(int *)(base + k->off) = x;
@@ -525,7 +545,8 @@ static int store(const struct key *k, void *obj, const char *v, char *msg, size_
 		char **items;
 		int n;
 		if (!*v) {
-			snprintf(msg, msglen, "tables is empty (expected one or more schema.table names)");
+			snprintf(msg, msglen,
+				 "tables is empty (expected one or more schema.table names)");
 			return -1;
 		}
 		if (split_raw(v, &items, &n, &e) < 0) {
@@ -592,9 +613,11 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (kidx < 0) {
 		char known[800] = "";
 		for (size_t i = 0; i < NKEYS; i++) {
-			if (keys[i].sec == L->sec || (keys[i].sec == SEC_TABLE && L->sec == SEC_JOB)) {
+			if (keys[i].sec == L->sec ||
+			    (keys[i].sec == SEC_TABLE && L->sec == SEC_JOB)) {
 				size_t l = strlen(known);
-				snprintf(known + l, sizeof known - l, "%s%s", l ? ", " : "", keys[i].name);
+				snprintf(known + l, sizeof known - l, "%s%s", l ? ", " : "",
+					 keys[i].name);
 			}
 		}
 		return fail_at(L, L->line, "unknown key \"%s\" in [%s] (expected one of: %s)", name,
@@ -662,41 +685,52 @@ static int validate(struct loader *L)
 	for (int i = 0; i < c->njobs; i++) {
 		struct ss_jobconf *j = &c->jobs[i];
 		if (!j->source_name)
-			return fail_at(L, j->line, "missing required key source in [job %s]", j->name);
+			return fail_at(L, j->line, "missing required key source in [job %s]",
+				       j->name);
 		if (!j->target_names || j->ntargets == 0)
-			return fail_at(L, j->line, "missing required key targets in [job %s]", j->name);
+			return fail_at(L, j->line, "missing required key targets in [job %s]",
+				       j->name);
 		if (!j->tables || j->ntables == 0)
-			return fail_at(L, j->line, "missing required key tables in [job %s]", j->name);
+			return fail_at(L, j->line, "missing required key tables in [job %s]",
+				       j->name);
 		j->source = ss_config_db(c, j->source_name);
 		if (!j->source)
-			return fail_at(L, j->line, "job %s: source \"%s\" is not a defined [database]",
-				       j->name, j->source_name);
+			return fail_at(L, j->line,
+				       "job %s: source \"%s\" is not a defined [database]", j->name,
+				       j->source_name);
 		j->targets = ss_xcalloc((size_t)j->ntargets, sizeof *j->targets);
 		for (int t = 0; t < j->ntargets; t++) {
 			j->targets[t] = ss_config_db(c, j->target_names[t]);
 			if (!j->targets[t])
-				return fail_at(L, j->line, "job %s: target \"%s\" is not a defined [database]",
+				return fail_at(L, j->line,
+					       "job %s: target \"%s\" is not a defined [database]",
 					       j->name, j->target_names[t]);
 			if (j->targets[t] == j->source)
-				return fail_at(L, j->line, "job %s: target \"%s\" is also its source",
-					       j->name, j->target_names[t]);
+				return fail_at(L, j->line,
+					       "job %s: target \"%s\" is also its source", j->name,
+					       j->target_names[t]);
 			for (int u = 0; u < t; u++)
 				if (j->targets[u] == j->targets[t])
-					return fail_at(L, j->line, "job %s: target \"%s\" listed twice",
+					return fail_at(L, j->line,
+						       "job %s: target \"%s\" listed twice",
 						       j->name, j->target_names[t]);
 		}
 		if (j->defaults.capture == SS_CAPTURE_TIMESTAMP && !*j->defaults.timestamp_column)
-			return fail_at(L, j->line, "job %s: capture = timestamp needs timestamp_column",
+			return fail_at(L, j->line,
+				       "job %s: capture = timestamp needs timestamp_column",
 				       j->name);
 		for (int t = 0; t < j->ntableconfs; t++) {
 			struct ss_table_settings s;
 			struct ss_tableconf *tc = &j->tableconfs[t];
 			if (tc->spec.is_pattern)
-				return fail_at(L, tc->line, "a [job %s table ...] section must name one table, "
-							    "not a pattern", j->name);
+				return fail_at(L, tc->line,
+					       "a [job %s table ...] section must name one table, "
+					       "not a pattern",
+					       j->name);
 			ss_config_table_settings(j, tc->spec.schema, tc->spec.name, &s);
 			if (s.capture == SS_CAPTURE_TIMESTAMP && !*s.timestamp_column)
-				return fail_at(L, tc->line, "capture = timestamp needs timestamp_column");
+				return fail_at(L, tc->line,
+					       "capture = timestamp needs timestamp_column");
 		}
 	}
 	return 0;
@@ -829,8 +863,8 @@ void ss_config_table_settings(const struct ss_jobconf *job, const char *schema, 
 			case T_DUR: sz = sizeof(int64_t); break;
 			case T_ENUM: sz = sizeof(int); break;
 			case T_LIST:
-				memcpy((char *)out + keys[k].cnt_off, (const char *)&tc->s + keys[k].cnt_off,
-				       sizeof(int));
+				memcpy((char *)out + keys[k].cnt_off,
+				       (const char *)&tc->s + keys[k].cnt_off, sizeof(int));
 				sz = sizeof(char **);
 				break;
 			default: sz = 0;

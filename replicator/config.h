@@ -13,7 +13,6 @@
 
 #include "err.h"
 
-
 enum ss_driver { SS_DRIVER_POSTGRES, SS_DRIVER_MARIADB, SS_DRIVER_ODBC };
 enum ss_capture_mode { SS_CAPTURE_TRIGGER, SS_CAPTURE_TIMESTAMP };
 enum ss_delete_detection { SS_DELDET_NONE, SS_DELDET_KEYSCAN };
@@ -99,12 +98,13 @@ struct ss_jobconf *ss_config_job(const struct ss_config *cfg, const char *name);
 /* The effective settings for one concrete table of a job: the job's values
  * with the first matching [job J table T] section laid over them.  The
  * returned pointers point into the config. */
-void ss_config_table_settings(const struct ss_jobconf *job, const char *schema,
-			      const char *name, struct ss_table_settings *out);
+void ss_config_table_settings(const struct ss_jobconf *job, const char *schema, const char *name,
+			      struct ss_table_settings *out);
 
 /* Parse "a, b, \"c,d\"" style lists and schema.table names. */
 int ss_config_split_list(const char *s, char ***out, int *n, struct ss_err *err) SS_MUST_CHECK;
-int ss_config_parse_table(const char *s, struct ss_tablespec *out, struct ss_err *err) SS_MUST_CHECK;
+int ss_config_parse_table(const char *s, struct ss_tablespec *out,
+			  struct ss_err *err) SS_MUST_CHECK;
 void ss_tablespec_free(struct ss_tablespec *t);
 /* Glob match with * and ? (for table patterns). */
 int ss_glob_match(const char *pattern, const char *s);

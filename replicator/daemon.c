@@ -177,12 +177,13 @@ static void on_retention(evutil_socket_t fd, short what, void *arg)
 		}
 		if (min == 0 || min == UINT64_MAX)
 			continue;
-		int r = ss_journal_retain(j->journal, min, ss_now_us() - dm->cfg->journal_retention_us,
-					  &err);
+		int r = ss_journal_retain(j->journal, min,
+					  ss_now_us() - dm->cfg->journal_retention_us, &err);
 		if (r < 0)
 			ss_log_warn(j->ctx, "retention: %s", err.msg);
 		else if (r > 0)
-			ss_log_info(j->ctx, "retention removed %d journal segment%s", r, r == 1 ? "" : "s");
+			ss_log_info(j->ctx, "retention removed %d journal segment%s", r,
+				    r == 1 ? "" : "s");
 	}
 }
 
@@ -202,7 +203,8 @@ static void on_once_check(evutil_socket_t fd, short what, void *arg)
 			ss_applier_get_stats(j->apps[t], &st);
 			if (st.state == SS_APPLIER_FAILED)
 				failed = 1;
-			else if (!st.position_known || st.applied_pos < ss_journal_last_pos(j->journal))
+			else if (!st.position_known ||
+				 st.applied_pos < ss_journal_last_pos(j->journal))
 				done = 0;
 		}
 	}
@@ -237,12 +239,15 @@ static void status_json(struct ss_daemon *dm, struct ss_buf *out)
 		ss_buf_add_json_str(out, j->job->name, strlen(j->job->name));
 		ss_buf_addf(out, ",\"source\":");
 		ss_buf_add_json_str(out, j->job->source->name, strlen(j->job->source->name));
-		ss_buf_addf(out, ",\"capture\":{\"connected\":%s,\"changes\":%llu,\"polls\":%llu,\"error\":",
-			    cs.connected ? "true" : "false", (unsigned long long)cs.changes,
-			    (unsigned long long)cs.polls);
+		ss_buf_addf(
+			out,
+			",\"capture\":{\"connected\":%s,\"changes\":%llu,\"polls\":%llu,\"error\":",
+			cs.connected ? "true" : "false", (unsigned long long)cs.changes,
+			(unsigned long long)cs.polls);
 		ss_buf_add_json_str(out, cs.last_error, strlen(cs.last_error));
-		ss_buf_addf(out, "},\"journal\":{\"first_pos\":%llu,\"last_pos\":%llu,\"bytes\":%llu},"
-				 "\"targets\":[",
+		ss_buf_addf(out,
+			    "},\"journal\":{\"first_pos\":%llu,\"last_pos\":%llu,\"bytes\":%llu},"
+			    "\"targets\":[",
 			    (unsigned long long)ss_journal_first_pos(j->journal),
 			    (unsigned long long)ss_journal_last_pos(j->journal),
 			    (unsigned long long)ss_journal_bytes(j->journal));
@@ -253,12 +258,15 @@ static void status_json(struct ss_daemon *dm, struct ss_buf *out)
 			uint64_t last = ss_journal_last_pos(j->journal);
 			ss_buf_addf(out, "%s{\"target\":", t ? "," : "");
 			ss_buf_add_json_str(out, name, strlen(name));
-			ss_buf_addf(out, ",\"state\":\"%s\",\"applied_pos\":%llu,\"behind\":%llu,"
-					 "\"changes\":%llu,\"seconds_since_commit\":%.3f,\"error\":",
-				    state_name(st.state), (unsigned long long)st.applied_pos,
-				    (unsigned long long)(last > st.applied_pos ? last - st.applied_pos : 0),
-				    (unsigned long long)st.changes,
-				    st.last_commit_us ? (double)(now - st.last_commit_us) / 1e6 : -1.0);
+			ss_buf_addf(
+				out,
+				",\"state\":\"%s\",\"applied_pos\":%llu,\"behind\":%llu,"
+				"\"changes\":%llu,\"seconds_since_commit\":%.3f,\"error\":",
+				state_name(st.state), (unsigned long long)st.applied_pos,
+				(unsigned long long)(last > st.applied_pos ? last - st.applied_pos :
+									     0),
+				(unsigned long long)st.changes,
+				st.last_commit_us ? (double)(now - st.last_commit_us) / 1e6 : -1.0);
 			ss_buf_add_json_str(out, st.last_error, strlen(st.last_error));
 			ss_buf_addc(out, '}');
 		}
@@ -269,8 +277,9 @@ static void status_json(struct ss_daemon *dm, struct ss_buf *out)
 
 static void metrics_text(struct ss_daemon *dm, struct ss_buf *out)
 {
-	ss_buf_adds(out, "# HELP shadowsync_captured_changes_total Changes journaled by the capture.\n"
-			 "# TYPE shadowsync_captured_changes_total counter\n");
+	ss_buf_adds(out,
+		    "# HELP shadowsync_captured_changes_total Changes journaled by the capture.\n"
+		    "# TYPE shadowsync_captured_changes_total counter\n");
 	for (int i = 0; i < dm->njobs; i++) {
 		struct ss_capture_stats cs;
 		ss_capture_get_stats(dm->jobs[i].cap, &cs);
@@ -280,30 +289,37 @@ static void metrics_text(struct ss_daemon *dm, struct ss_buf *out)
 	ss_buf_adds(out, "# HELP shadowsync_journal_position Last journal position.\n"
 			 "# TYPE shadowsync_journal_position gauge\n");
 	for (int i = 0; i < dm->njobs; i++)
-		ss_buf_addf(out, "shadowsync_journal_position{job=\"%s\"} %llu\n", dm->jobs[i].job->name,
+		ss_buf_addf(out, "shadowsync_journal_position{job=\"%s\"} %llu\n",
+			    dm->jobs[i].job->name,
 			    (unsigned long long)ss_journal_last_pos(dm->jobs[i].journal));
 	ss_buf_adds(out, "# HELP shadowsync_journal_bytes Size of the journal on disk.\n"
 			 "# TYPE shadowsync_journal_bytes gauge\n");
 	for (int i = 0; i < dm->njobs; i++)
-		ss_buf_addf(out, "shadowsync_journal_bytes{job=\"%s\"} %llu\n", dm->jobs[i].job->name,
+		ss_buf_addf(out, "shadowsync_journal_bytes{job=\"%s\"} %llu\n",
+			    dm->jobs[i].job->name,
 			    (unsigned long long)ss_journal_bytes(dm->jobs[i].journal));
-	ss_buf_adds(out, "# HELP shadowsync_applied_position Journal position committed on the target.\n"
-			 "# TYPE shadowsync_applied_position gauge\n"
-			 "# HELP shadowsync_applied_changes_total Changes applied to the target.\n"
-			 "# TYPE shadowsync_applied_changes_total counter\n"
-			 "# HELP shadowsync_target_up 1 when the applier is running.\n"
-			 "# TYPE shadowsync_target_up gauge\n");
+	ss_buf_adds(out,
+		    "# HELP shadowsync_applied_position Journal position committed on the target.\n"
+		    "# TYPE shadowsync_applied_position gauge\n"
+		    "# HELP shadowsync_applied_changes_total Changes applied to the target.\n"
+		    "# TYPE shadowsync_applied_changes_total counter\n"
+		    "# HELP shadowsync_target_up 1 when the applier is running.\n"
+		    "# TYPE shadowsync_target_up gauge\n");
 	for (int i = 0; i < dm->njobs; i++)
 		for (int t = 0; t < dm->jobs[i].napps; t++) {
 			struct ss_applier_stats st;
-			const char *job = dm->jobs[i].job->name, *tg = ss_applier_target(dm->jobs[i].apps[t]);
+			const char *job = dm->jobs[i].job->name,
+				   *tg = ss_applier_target(dm->jobs[i].apps[t]);
 			ss_applier_get_stats(dm->jobs[i].apps[t], &st);
-			ss_buf_addf(out, "shadowsync_applied_position{job=\"%s\",target=\"%s\"} %llu\n", job, tg,
-				    (unsigned long long)st.applied_pos);
-			ss_buf_addf(out, "shadowsync_applied_changes_total{job=\"%s\",target=\"%s\"} %llu\n",
-				    job, tg, (unsigned long long)st.changes);
-			ss_buf_addf(out, "shadowsync_target_up{job=\"%s\",target=\"%s\"} %d\n", job, tg,
-				    st.state == SS_APPLIER_RUNNING);
+			ss_buf_addf(out,
+				    "shadowsync_applied_position{job=\"%s\",target=\"%s\"} %llu\n",
+				    job, tg, (unsigned long long)st.applied_pos);
+			ss_buf_addf(
+				out,
+				"shadowsync_applied_changes_total{job=\"%s\",target=\"%s\"} %llu\n",
+				job, tg, (unsigned long long)st.changes);
+			ss_buf_addf(out, "shadowsync_target_up{job=\"%s\",target=\"%s\"} %d\n", job,
+				    tg, st.state == SS_APPLIER_RUNNING);
 		}
 }
 
@@ -344,7 +360,8 @@ static int start_http(struct ss_daemon *dm)
 		return 0;
 	colon = strrchr(dm->cfg->status_listen, ':');
 	if (!colon) {
-		ss_log_error(NULL, "status_listen \"%s\": expected address:port", dm->cfg->status_listen);
+		ss_log_error(NULL, "status_listen \"%s\": expected address:port",
+			     dm->cfg->status_listen);
 		return -1;
 	}
 	snprintf(host, sizeof host, "%.*s", (int)(colon - dm->cfg->status_listen),

@@ -74,13 +74,13 @@ static void vlog(int level, const char *tag, const char *ctx, const char *fmt, v
 	}
 }
 
-#define DEFINE_LOG(fn, lvl, tag)                                 \
-	void fn(const char *ctx, const char *fmt, ...)           \
-	{                                                        \
-		va_list ap;                                      \
-		va_start(ap, fmt);                               \
-		vlog(lvl, tag, ctx, fmt, ap);                    \
-		va_end(ap);                                      \
+#define DEFINE_LOG(fn, lvl, tag)                       \
+	void fn(const char *ctx, const char *fmt, ...) \
+	{                                              \
+		va_list ap;                            \
+		va_start(ap, fmt);                     \
+		vlog(lvl, tag, ctx, fmt, ap);          \
+		va_end(ap);                            \
 	}
 
 DEFINE_LOG(ss_log_error, SS_LOG_ERROR, "ERROR")

@@ -10,7 +10,7 @@
 
 #include "err.h"
 
-void ss_log_set_level(int level);   /* enum ss_log_level (config.h) */
+void ss_log_set_level(int level); /* enum ss_log_level (config.h) */
 int ss_log_get_level(void);
 void ss_log_init_libevent(void);
 

@@ -248,9 +248,11 @@ static int parse_with_units(const char *s, const char *const *units, const uint6
 
 int ss_parse_duration(const char *s, int64_t *us)
 {
+	/* clang-format off */
 	static const char *const units[] = {"us", "ms", "s", "min", "m", "h", "d", "w", NULL};
 	static const uint64_t mult[] = {1, 1000, 1000000, 60000000, 60000000, 3600000000ULL,
 					86400000000ULL, 604800000000ULL};
+	/* clang-format on */
 	uint64_t v;
 
 	if (parse_with_units(s, units, mult, 1000000, &v) < 0)

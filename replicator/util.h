@@ -22,7 +22,7 @@ struct ss_buf {
 };
 
 void ss_buf_init(struct ss_buf *b);
-void ss_buf_free(struct ss_buf *b); /* releases data; the struct may be reused */
+void ss_buf_free(struct ss_buf *b);  /* releases data; the struct may be reused */
 void ss_buf_reset(struct ss_buf *b); /* len = 0, keeps the allocation */
 void ss_buf_reserve(struct ss_buf *b, size_t extra);
 void ss_buf_add(struct ss_buf *b, const void *p, size_t n);

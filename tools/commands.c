@@ -114,8 +114,8 @@ int ss_tool_jobs(const char *cmd, struct ss_config *cfg, const char *job, struct
 		if (!job || strcmp(cfg->jobs[i].name, job) == 0)
 			v[cnt++] = &cfg->jobs[i];
 	if (job && cnt == 0) {
-		ss_tool_error(cmd, "%s: no job \"%s\" (defined: %d job%s)", cfg->path, job, cfg->njobs,
-			      cfg->njobs == 1 ? "" : "s");
+		ss_tool_error(cmd, "%s: no job \"%s\" (defined: %d job%s)", cfg->path, job,
+			      cfg->njobs, cfg->njobs == 1 ? "" : "s");
 		free(v);
 		return -1;
 	}
@@ -123,4 +123,3 @@ int ss_tool_jobs(const char *cmd, struct ss_config *cfg, const char *job, struct
 	*n = cnt;
 	return 0;
 }
-

@@ -27,8 +27,8 @@ static int install_job(const char *cmd, struct ss_jobconf *job, int uninstall, i
 	}
 	if (!uninstall && ss_db_job_tables(c, job, &tables, &n, &err) < 0)
 		goto fail;
-	if (uninstall ? c->d->capture_uninstall_sql(c, job->name, tables, n, &sql, &err)
-		      : c->d->capture_install_sql(c, job->name, tables, n, &sql, &err))
+	if (uninstall ? c->d->capture_uninstall_sql(c, job->name, tables, n, &sql, &err) :
+			c->d->capture_install_sql(c, job->name, tables, n, &sql, &err))
 		goto fail;
 	if (dry_run) {
 		fputs(sql.data, stdout);
@@ -36,10 +36,12 @@ static int install_job(const char *cmd, struct ss_jobconf *job, int uninstall, i
 		if (c->d->exec_script(c, sql.data, &err) < 0)
 			goto fail;
 		if (uninstall)
-			fprintf(stderr, "shadowsync %s: job %s: capture removed from database %s\n", cmd,
-				job->name, job->source->name);
+			fprintf(stderr, "shadowsync %s: job %s: capture removed from database %s\n",
+				cmd, job->name, job->source->name);
 		else
-			fprintf(stderr, "shadowsync %s: job %s: capture installed on %d table%s in database %s\n",
+			fprintf(stderr,
+				"shadowsync %s: job %s: capture installed on %d table%s in "
+				"database %s\n",
 				cmd, job->name, n, n == 1 ? "" : "s", job->source->name);
 	}
 	rc = 0;

@@ -32,9 +32,9 @@ static int dump_job(const struct ss_config *cfg, const struct ss_jobconf *job, i
 		ss_tool_error("journal", "job %s: %s", job->name, err.msg);
 		return 2;
 	}
-	r = have_from ? ss_journal_reader_new_at_time(j, from, &err)
-		      : ss_journal_reader_new(j, ss_journal_first_pos(j) ? ss_journal_first_pos(j) - 1 : 0,
-					      &err);
+	r = have_from ? ss_journal_reader_new_at_time(j, from, &err) :
+			ss_journal_reader_new(
+				j, ss_journal_first_pos(j) ? ss_journal_first_pos(j) - 1 : 0, &err);
 	if (!r) {
 		ss_tool_error("journal", "job %s: %s", job->name, err.msg);
 		ss_journal_free(j);
@@ -101,16 +101,20 @@ int ss_cmd_journal(int argc, char **argv)
 		case 'j': job = optarg; break;
 		case 'f':
 			if (ss_parse_time(optarg, &from) < 0) {
-				ss_tool_error("journal", "--from \"%s\": expected an ISO 8601 time like "
-							 "2026-11-21T10:00:00Z", optarg);
+				ss_tool_error("journal",
+					      "--from \"%s\": expected an ISO 8601 time like "
+					      "2026-11-21T10:00:00Z",
+					      optarg);
 				return 2;
 			}
 			have_from = 1;
 			break;
 		case 't':
 			if (ss_parse_time(optarg, &to) < 0) {
-				ss_tool_error("journal", "--to \"%s\": expected an ISO 8601 time like "
-							 "2026-11-21T10:00:00Z", optarg);
+				ss_tool_error("journal",
+					      "--to \"%s\": expected an ISO 8601 time like "
+					      "2026-11-21T10:00:00Z",
+					      optarg);
 				return 2;
 			}
 			have_to = 1;
@@ -119,7 +123,8 @@ int ss_cmd_journal(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || strcmp(argv[optind], "dump") != 0 || optind + 1 < argc) {
-		ss_tool_error("journal", "expected the action \"dump\" (shadowsync journal -c FILE dump)");
+		ss_tool_error("journal",
+			      "expected the action \"dump\" (shadowsync journal -c FILE dump)");
 		return 2;
 	}
 	struct ss_config *cfg = ss_tool_config("journal", path);

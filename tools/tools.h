@@ -41,7 +41,7 @@ void ss_tool_usage(const char *cmd, FILE *f);
 struct ss_config *ss_tool_config(const char *cmd, const char *path);
 /* The jobs selected by --job (all when job is NULL); prints an error and
  * returns -1 when the job does not exist. */
-int ss_tool_jobs(const char *cmd, struct ss_config *cfg, const char *job,
-		 struct ss_jobconf ***out, int *n);
+int ss_tool_jobs(const char *cmd, struct ss_config *cfg, const char *job, struct ss_jobconf ***out,
+		 int *n);
 
 #endif
