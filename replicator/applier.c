@@ -51,7 +51,7 @@ struct ss_applier {
 	pthread_mutex_t mu;
 	struct ss_applier_stats stats;
 	struct ss_conn *conn;
-	struct dst_table *tables;
+	struct dst_table **tables; /* each allocated alone: flush() keeps pointers */
 	int ntables;
 	struct pending pend;
 	char ctx[256];
@@ -95,9 +95,10 @@ void ss_applier_get_stats(struct ss_applier *a, struct ss_applier_stats *out)
 static void free_tables(struct ss_applier *a)
 {
 	for (int i = 0; i < a->ntables; i++) {
-		free(a->tables[i].src_schema);
-		free(a->tables[i].src_name);
-		ss_tableinfo_free(&a->tables[i].info);
+		free(a->tables[i]->src_schema);
+		free(a->tables[i]->src_name);
+		ss_tableinfo_free(&a->tables[i]->info);
+		free(a->tables[i]);
 	}
 	free(a->tables);
 	a->tables = NULL;
@@ -141,11 +142,11 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 	const char *src_default;
 
 	for (int i = 0; i < a->ntables; i++)
-		if (strlen(a->tables[i].src_name) == c->table_len &&
-		    memcmp(a->tables[i].src_name, c->table, c->table_len) == 0 &&
-		    strlen(a->tables[i].src_schema) == c->schema_len &&
-		    memcmp(a->tables[i].src_schema, c->schema, c->schema_len) == 0)
-			return &a->tables[i];
+		if (strlen(a->tables[i]->src_name) == c->table_len &&
+		    memcmp(a->tables[i]->src_name, c->table, c->table_len) == 0 &&
+		    strlen(a->tables[i]->src_schema) == c->schema_len &&
+		    memcmp(a->tables[i]->src_schema, c->schema, c->schema_len) == 0)
+			return a->tables[i];
 	char *ss = ss_xstrndup(c->schema, c->schema_len), *st = ss_xstrndup(c->table, c->table_len);
 	switch (a->job->source->driver) {
 	case SS_DRIVER_POSTGRES: src_default = "public"; break;
@@ -154,15 +155,14 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 	}
 	ss_applier_target_name(a->job, ss, src_default, st, a->conn->d->default_schema(a->conn),
 			       &schema, &name);
-	a->tables = ss_xrealloc(a->tables, sizeof *a->tables * (size_t)(a->ntables + 1));
-	struct dst_table *t = &a->tables[a->ntables];
-	memset(t, 0, sizeof *t);
+	struct dst_table *t = ss_xcalloc(1, sizeof *t);
 	int r = a->conn->d->table_info(a->conn, schema, name, &t->info, err);
 	free(schema);
 	free(name);
 	if (r < 0) {
 		free(ss);
 		free(st);
+		free(t);
 		return NULL;
 	}
 	if (t->info.npk == 0) {
@@ -171,11 +171,13 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 		ss_tableinfo_free(&t->info);
 		free(ss);
 		free(st);
+		free(t);
 		return NULL;
 	}
 	t->src_schema = ss;
 	t->src_name = st;
-	a->ntables++;
+	a->tables = ss_xrealloc(a->tables, sizeof *a->tables * (size_t)(a->ntables + 1));
+	a->tables[a->ntables++] = t;
 	return t;
 }
 

@@ -309,6 +309,8 @@ struct loader {
 	struct ss_err *err;
 	const char *text; /* ini_parse_stream reader state */
 	size_t off;
+	int at_line_start; /* the next reader call starts a new line */
+	int main_line;     /* line of [shadowsync], 0 until seen */
 };
 
 static int fail_at(struct loader *L, int line, const char *fmt, ...) SS_PRINTF(3, 4);
@@ -345,6 +347,11 @@ static int begin_section(struct loader *L, const char *raw)
 	snprintf(name, sizeof name, "%s", raw);
 	char *s = ss_trim(name);
 	if (strcmp(s, "shadowsync") == 0) {
+		if (L->main_line)
+			return fail_at(L, L->line,
+				       "duplicate section [shadowsync] (first at line %d)",
+				       L->main_line);
+		L->main_line = L->line;
 		L->sec = SEC_MAIN;
 		L->obj = L->cfg;
 		return 0;
@@ -626,8 +633,11 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (L->seen & (1ULL << kidx))
 		return fail_at(L, L->line, "key \"%s\" given twice in [%s]", name, section);
 	L->seen |= 1ULL << kidx;
-	if (L->sec == SEC_TABLE)
+	if (L->sec == SEC_TABLE) {
+		/* the keys go into the section's settings, not its header */
 		((struct ss_tableconf *)L->obj)->set |= 1u << kidx;
+		obj = &((struct ss_tableconf *)L->obj)->s;
+	}
 	if (store(&keys[kidx], obj, value, msg, sizeof msg, 0) < 0)
 		return fail_at(L, L->line, "%s in [%s]", msg, section);
 	return 1;
@@ -640,28 +650,37 @@ static char *reader(char *str, int num, void *stream)
 	struct loader *L = stream;
 	const char *p = L->text + L->off;
 	size_t n = 0;
+	int first = L->at_line_start;
 
 	if (!*p)
 		return NULL;
-	while (p[n] && p[n] != '\n')
+	/* fgets semantics: at most num - 1 bytes, the newline included, so
+	 * that inih grows its buffer and asks for the rest of a long line
+	 * instead of taking the next line as its continuation */
+	while (p[n] && n < (size_t)num - 1 && (n == 0 || p[n - 1] != '\n'))
 		n++;
-	size_t take = n < (size_t)num - 1 ? n : (size_t)num - 1;
-	memcpy(str, p, take);
-	str[take] = '\0';
-	L->off += n + (p[n] == '\n');
+	memcpy(str, p, n);
+	str[n] = '\0';
+	L->off += n;
+	L->at_line_start = str[n - 1] == '\n' || !L->text[L->off];
+	if (!first)
+		return str;
 	L->line++;
 	if (L->failed)
 		return str;
-	const char *q = str;
+	const char *q = p; /* the whole line, not just this piece */
 	while (*q == ' ' || *q == '\t')
 		q++;
 	if (*q == '[') {
-		const char *e = strrchr(q, ']');
+		size_t hl = strcspn(q, "\n");
+		char hdr[2048];
+		snprintf(hdr, sizeof hdr, "%.*s", (int)hl, q);
+		const char *e = strrchr(hdr, ']');
 		if (!e) {
 			fail_at(L, L->line, "section header without closing ]");
 		} else {
 			char sec[1024];
-			snprintf(sec, sizeof sec, "%.*s", (int)(e - q - 1), q + 1);
+			snprintf(sec, sizeof sec, "%.*s", (int)(e - hdr - 1), hdr + 1);
 			begin_section(L, sec);
 		}
 	}
@@ -673,7 +692,8 @@ static int validate(struct loader *L)
 	struct ss_config *c = L->cfg;
 
 	if (!c->journal_dir || !*c->journal_dir)
-		return fail_at(L, 1, "missing required key journal_dir in [shadowsync]");
+		return fail_at(L, L->main_line ? L->main_line : 1,
+			       "missing required key journal_dir in [shadowsync]");
 	for (int i = 0; i < c->ndbs; i++) {
 		struct ss_dbconf *d = &c->dbs[i];
 		if (d->driver < 0 || !d->dsn || !*d->dsn)
@@ -789,6 +809,7 @@ struct ss_config *ss_config_load_string(const char *text, const char *name, stru
 	L.file = name;
 	L.err = err;
 	L.text = text;
+	L.at_line_start = 1;
 	ini_allow_multiline = false;
 	ini_use_stack = false;
 	ini_allow_realloc = true;

@@ -29,7 +29,7 @@ int ss_log_get_level(void)
 
 void ss_mask_secrets(const char *s, char *out, size_t outlen)
 {
-	static const char *const keys[] = {"password=", "pwd=", NULL};
+	static const char *const keys[] = {"password", "pwd", NULL};
 	size_t o = 0;
 
 	if (!outlen)
@@ -39,14 +39,40 @@ void ss_mask_secrets(const char *s, char *out, size_t outlen)
 		for (int k = 0; keys[k] && !kl; k++)
 			if (strncasecmp(s, keys[k], strlen(keys[k])) == 0)
 				kl = strlen(keys[k]);
-		if (!kl) {
+		const char *v = s + kl;
+		while (kl && (*v == ' ' || *v == '\t'))
+			v++;
+		if (!kl || *v != '=') {
 			out[o++] = *s++;
 			continue;
 		}
-		for (size_t i = 0; i < kl && o + 1 < outlen; i++)
+		v++;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		while (s < v && o + 1 < outlen) /* the key, '=' and blanks */
 			out[o++] = *s++;
-		while (*s && *s != ';' && !isspace((unsigned char)*s))
-			s++;
+		s = v;
+		if (*s == '\'') { /* libpq: 'two words', \' inside */
+			for (s++; *s && *s != '\''; s++)
+				if (*s == '\\' && s[1])
+					s++;
+			if (*s)
+				s++;
+		} else if (*s == '{') { /* ODBC: {a;b}, }} inside */
+			for (s++; *s; s++) {
+				if (*s == '}' && s[1] == '}') {
+					s++;
+					continue;
+				}
+				if (*s == '}') {
+					s++;
+					break;
+				}
+			}
+		} else {
+			while (*s && *s != ';' && !isspace((unsigned char)*s))
+				s++;
+		}
 		for (const char *m = "*****"; *m && o + 1 < outlen; m++)
 			out[o++] = *m;
 	}

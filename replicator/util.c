@@ -216,8 +216,8 @@ static int parse_with_units(const char *s, const char *const *units, const uint6
 
 	while (isspace((unsigned char)*s))
 		s++;
-	if (!*s || *s == '-' || *s == '+')
-		return -1;
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return -1; /* also keeps out signs, inf, nan */
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || v < 0)
@@ -225,6 +225,8 @@ static int parse_with_units(const char *s, const char *const *units, const uint6
 	while (isspace((unsigned char)*end))
 		end++;
 	if (!*end) {
+		if (v * (double)bare_mult > 9.2e18)
+			return -1;
 		*out = (uint64_t)(v * (double)bare_mult + 0.5);
 		return 0;
 	}
@@ -333,7 +335,10 @@ int ss_parse_time(const char *s, int64_t *us)
 	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
 	    digits(&p, 2, &d))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31)
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+		return -1;
+	if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
 		return -1;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
 		p++;
@@ -365,14 +370,19 @@ int ss_parse_time(const char *s, int64_t *us)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
-		int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+		int sign = *p++ == '-' ? -1 : 1, oh, om = 0, os = 0;
 		if (digits(&p, 2, &oh))
 			return -1;
 		if (*p == ':')
 			p++;
 		if (isdigit((unsigned char)*p) && digits(&p, 2, &om))
 			return -1;
-		off = sign * ((int64_t)oh * 3600 + om * 60);
+		if (*p == ':') { /* +00:19:32: PostgreSQL writes seconds of historic zones */
+			p++;
+			if (digits(&p, 2, &os))
+				return -1;
+		}
+		off = sign * ((int64_t)oh * 3600 + om * 60 + os);
 	}
 	if (*p)
 		return -1;

@@ -1,6 +1,8 @@
 -- @QTABLE@
+-- SECURITY DEFINER: the application role that writes the table needs no
+-- rights on the shadowsync schema (and cannot forge change rows itself).
 CREATE OR REPLACE FUNCTION shadowsync.@FUNC@() RETURNS trigger
-LANGUAGE plpgsql AS $shadowsync_body$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $shadowsync_body$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO shadowsync.@LOG@ (schema_name, table_name, op, key_image, row_image)

@@ -80,6 +80,15 @@ U|{"Order No" : 2, "we\"ird;--" : "a;b"}|{"Order No":2,"we\"ird;--":"a;b","amoun
 D|{"Order No" : 2, "we\"ird;--" : "a;b"}|-'
 ss_assert_eq "$expected" "$rows" "shadow rows"
 
+# An application role with rights on its table only can still write: the
+# capture function runs as its owner (SECURITY DEFINER).
+ss_psql SRC -c 'CREATE ROLE app LOGIN; GRANT USAGE ON SCHEMA "Sales" TO app;
+  GRANT SELECT, INSERT, UPDATE, DELETE ON "Sales"."Order Items" TO app;'
+ss_psql SRC -U app -c "INSERT INTO \"Sales\".\"Order Items\" VALUES (9, 'app', 1, NULL, NULL)" ||
+	ss_fail "an application role cannot write a captured table"
+ss_assert_eq 1 "$(ss_psql SRC -c "SELECT count(*) FROM shadowsync.log_orders WHERE key_image->>'Order No' = '9'")" \
+	"the application role's insert was captured"
+
 # Uninstall removes exactly what install created.
 "$BIN" uninstall -c "$T/ss.ini" --dry-run | grep -q 'DROP TRIGGER' || ss_fail "uninstall --dry-run printed no DROP"
 "$BIN" uninstall -c "$T/ss.ini"
