@@ -92,6 +92,36 @@ struct ss_apply_batch {
 	int n;
 };
 
+/* Timestamp-column capture (replicator/poller.c): what one poll reads. */
+struct ss_poll_spec {
+	const struct ss_tableinfo *t;
+	const char *ts_col;          /* the timestamp column */
+	const char *soft_delete_col; /* NULL or "": none */
+};
+
+/* Where a poll query starts (see ss_poll_ops.select_sql). */
+enum ss_poll_from { SS_POLL_FROM_START, SS_POLL_FROM_TS, SS_POLL_FROM_KEY };
+
+struct ss_poll_ops {
+	/* Rows in (ts, key) order, at most limit, ts <= the last parameter
+	 * (the upper bound).  Parameters by `from`:
+	 *   START: (upper)                      every row up to upper
+	 *   TS:    (lower, upper)               ts >= lower
+	 *   KEY:   (ts, key1..keyN, upper)      (ts, key) > (ts, key1..keyN)
+	 * Timestamps as ts_param() formats them, keys as result columns 3.. gave
+	 * them.  Result columns: 0 the row image (a JSON object, the same form
+	 * the capture trigger writes, for ss_image_parse), 1 ts in µs since the
+	 * epoch (UTC), 2 "1" when the row is soft-deleted else "0", 3.. the key
+	 * columns as text in key order. */
+	void (*select_sql)(const struct ss_poll_spec *s, int from, int limit, struct ss_buf *out);
+	/* Every key of the table: result columns = key columns as text, key order. */
+	void (*keyscan_sql)(const struct ss_poll_spec *s, struct ss_buf *out);
+	/* µs since the epoch (UTC) as a text parameter compared with ts_col. */
+	void (*ts_param)(int64_t us, char *out, size_t n);
+};
+extern const struct ss_poll_ops ss_pg_poll_ops;      /* dialects/postgres_poll.c */
+extern const struct ss_poll_ops ss_mariadb_poll_ops; /* dialects/mariadb_poll.c */
+
 struct ss_dialect {
 	const char *name; /* postgres, mariadb, sqlite, ... (the SQL flavour) */
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_ops.h"
 #include "dialect.h"
 #include "log.h"
 
@@ -969,4 +970,6 @@ const struct ss_dialect ss_dialect_postgres = {
 	.position_set = pg_position_set,
 	.upsert_sql = pg_upsert_sql,
 	.delete_sql = pg_delete_sql,
+	.poll = &ss_pg_poll_ops,
+	.check = &ss_postgres_check_ops,
 };

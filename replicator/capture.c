@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "poller.h" /* timestamp capture */
 #include "util.h"
 
 struct cap_table {
@@ -26,6 +27,7 @@ struct cap_table {
 	int nrow_cols;
 	struct ss_image_col *key_cols;
 	int nkey_cols;
+	int timestamp; /* timestamp capture: capture = timestamp, polled by poller.c */
 };
 
 struct cap_txn {
@@ -53,11 +55,18 @@ struct ss_capture {
 	int npending;
 	struct ss_capture_stats stats;
 	char ctx[128];
+	/* timestamp capture: one poller per table, kept across reconnects */
+	char *state_dir;
+	struct ss_poller **pollers;
+	int npollers;
 };
 
-struct ss_capture *ss_capture_new(const struct ss_jobconf *job, struct ss_journal *journal)
+struct ss_capture *ss_capture_new(const struct ss_jobconf *job, struct ss_journal *journal,
+				  const char *state_dir)
 {
 	struct ss_capture *cap = ss_xcalloc(1, sizeof *cap);
+
+	cap->state_dir = state_dir ? ss_xstrdup(state_dir) : NULL; /* timestamp capture */
 
 	cap->job = job;
 	cap->journal = journal;
@@ -100,6 +109,11 @@ void ss_capture_free(struct ss_capture *cap)
 	free(cap->ids);
 	free(cap->txids);
 	free(cap->pending);
+	/* timestamp capture */
+	for (int i = 0; i < cap->npollers; i++)
+		ss_poller_free(cap->pollers[i]);
+	free(cap->pollers);
+	free(cap->state_dir);
 	free(cap);
 }
 
@@ -117,6 +131,7 @@ static void table_cols(const struct ss_jobconf *job, struct cap_table *t)
 	struct ss_table_settings s;
 
 	ss_config_table_settings(job, t->info.schema, t->info.name, &s);
+	t->timestamp = s.capture == SS_CAPTURE_TIMESTAMP; /* timestamp capture */
 	t->row_cols = ss_xcalloc((size_t)t->info.ncols, sizeof *t->row_cols);
 	t->key_cols = ss_xcalloc((size_t)t->info.npk + 1, sizeof *t->key_cols);
 	for (int i = 0; i < t->info.ncols; i++) {
@@ -202,6 +217,13 @@ static int on_shadow_row(void *arg, const struct ss_shadow_row *r, struct ss_err
 		ss_err_set(err,
 			   "database %s: shadow row %llu is for table %s.%s, which job %s does "
 			   "not replicate (reinstall capture after changing tables)",
+			   cap->job->source->name, (unsigned long long)r->id, r->schema, r->table,
+			   cap->job->name);
+		return -1;
+	}
+	if (t->timestamp) { /* timestamp capture: must not also have triggers */
+		ss_err_set(err, "database %s: shadow row %llu is for table %s.%s, which job %s captures "
+				"by timestamp (remove its capture trigger: uninstall, then install)",
 			   cap->job->source->name, (unsigned long long)r->id, r->schema, r->table,
 			   cap->job->name);
 		return -1;
@@ -326,7 +348,7 @@ done:
 	return rc;
 }
 
-int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err)
+static int trigger_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 {
 	const struct ss_dialect *d;
 	int limit = (int)cap->job->batch_rows;
@@ -334,8 +356,6 @@ int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 	uint64_t pos;
 
 	*full = 0;
-	if (ss_capture_connect(cap, err) < 0)
-		return -1;
 	d = cap->conn->d;
 	cap->n = 0;
 	ss_buf_reset(&cap->payloads);
@@ -391,6 +411,78 @@ fail:
 	/* carried-over transaction state is unknown now: recomputed from scratch */
 	cap->npending = 0;
 	return -1;
+}
+
+/* ---- timestamp capture (poller.c) ---------------------------------------- */
+
+static struct ss_poller *find_poller(struct ss_capture *cap, const struct cap_table *t)
+{
+	for (int i = 0; i < cap->npollers; i++)
+		if (ss_poller_is(cap->pollers[i], t->info.schema, t->info.name))
+			return cap->pollers[i];
+	cap->pollers = ss_xrealloc(cap->pollers, sizeof *cap->pollers * (size_t)(cap->npollers + 1));
+	cap->pollers[cap->npollers] =
+		ss_poller_new(cap->job, cap->journal, cap->state_dir, t->info.schema, t->info.name);
+	return cap->pollers[cap->npollers++];
+}
+
+/* One page of every timestamp-captured table. */
+static int timestamp_poll(struct ss_capture *cap, int *full, struct ss_err *err)
+{
+	int total = 0;
+
+	for (int i = 0; i < cap->ntables; i++) {
+		struct cap_table *t = &cap->tables[i];
+		struct ss_poll_table pt = {&t->info, t->row_cols, t->nrow_cols, t->key_cols,
+					   t->nkey_cols};
+		struct ss_poller *p;
+		int f = 0, n;
+
+		if (!t->timestamp)
+			continue;
+		p = find_poller(cap, t);
+		n = ss_poller_poll(p, cap->conn, &pt, &f, err);
+		if (n < 0) {
+			if (err->transient)
+				ss_capture_disconnect(cap);
+			return -1;
+		}
+		total += n;
+		*full |= f;
+		if (ss_poller_newest_us(p) > cap->stats.last_change_source_us)
+			cap->stats.last_change_source_us = ss_poller_newest_us(p);
+	}
+	cap->stats.changes += (uint64_t)total;
+	return total;
+}
+
+int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err)
+{
+	int ntrigger = 0, ntimestamp = 0, n = 0, m, f = 0;
+
+	*full = 0;
+	if (ss_capture_connect(cap, err) < 0)
+		return -1;
+	for (int i = 0; i < cap->ntables; i++) {
+		if (cap->tables[i].timestamp)
+			ntimestamp++;
+		else
+			ntrigger++;
+	}
+	/* no trigger-mode table: no shadow table to read (none installed) */
+	if (ntrigger > 0 || ntimestamp == 0) {
+		n = trigger_poll(cap, full, err);
+		if (n < 0 || ntimestamp == 0)
+			return n;
+	}
+	cap->stats.polls += ntrigger ? 0 : 1;
+	cap->stats.last_poll_us = ss_now_us();
+	m = timestamp_poll(cap, &f, err);
+	if (m < 0)
+		return -1;
+	*full |= f;
+	cap->stats.last_error[0] = '\0';
+	return n + m;
 }
 
 void ss_capture_get_stats(const struct ss_capture *cap, struct ss_capture_stats *out)

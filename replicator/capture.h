@@ -25,7 +25,10 @@
 
 struct ss_capture;
 
-struct ss_capture *ss_capture_new(const struct ss_jobconf *job, struct ss_journal *journal);
+/* state_dir: where timestamp capture keeps its checkpoints (the job's
+ * journal directory); NULL keeps them in memory only. */
+struct ss_capture *ss_capture_new(const struct ss_jobconf *job, struct ss_journal *journal,
+				  const char *state_dir);
 void ss_capture_free(struct ss_capture *cap);
 
 /* Connect (if not connected), introspect the job's tables and start

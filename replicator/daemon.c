@@ -396,7 +396,7 @@ static int setup_job(struct ss_daemon *dm, struct job_rt *j, struct ss_jobconf *
 	}
 	if (*ss_journal_recovery_note(j->journal))
 		ss_log_warn(j->ctx, "journal recovery: %s", ss_journal_recovery_note(j->journal));
-	j->cap = ss_capture_new(job, j->journal);
+	j->cap = ss_capture_new(job, j->journal, dir);
 	j->timer = evtimer_new(dm->base, on_timer, j);
 	j->apps = ss_xcalloc((size_t)job->ntargets, sizeof *j->apps);
 	for (int t = 0; t < job->ntargets; t++) {

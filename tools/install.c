@@ -27,6 +27,17 @@ static int install_job(const char *cmd, struct ss_jobconf *job, int uninstall, i
 	}
 	if (!uninstall && ss_db_job_tables(c, job, &tables, &n, &err) < 0)
 		goto fail;
+	/* tables captured by their timestamp column get no trigger */
+	for (int i = 0; i < n;) {
+		struct ss_table_settings s;
+		ss_config_table_settings(job, tables[i].schema, tables[i].name, &s);
+		if (s.capture == SS_CAPTURE_TIMESTAMP) {
+			ss_tableinfo_free(&tables[i]);
+			tables[i] = tables[--n];
+		} else {
+			i++;
+		}
+	}
 	if (uninstall ? c->d->capture_uninstall_sql(c, job->name, tables, n, &sql, &err) :
 			c->d->capture_install_sql(c, job->name, tables, n, &sql, &err))
 		goto fail;

@@ -1,0 +1,112 @@
+/*
+ * postgres_poll.c -- PostgreSQL SQL for timestamp-column capture
+ * (replicator/poller.c; contract in dialects/dialect.h, struct ss_poll_ops).
+ *
+ * The row image is to_json(row)::text, the same JSON the capture trigger
+ * writes (row_to_json), so ss_image_parse gives values the same journal
+ * form as trigger capture.  Timestamps are bound as ISO text with "+00"
+ * (PostgreSQL ignores the zone for timestamp without time zone, and the
+ * session runs in UTC), keys as their own ::text output.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dialect.h"
+
+/* Row alias: unlikely to collide with a column name (to_json(alias) would
+ * pick the column instead of the row). */
+#define ROW "_ss_row_"
+
+static void col(struct ss_buf *out, const char *name)
+{
+	ss_buf_adds(out, ROW ".");
+	ss_dialect_postgres.quote_ident(out, name);
+}
+
+static void order_cols(const struct ss_poll_spec *s, struct ss_buf *out)
+{
+	col(out, s->ts_col);
+	for (int k = 0; k < s->t->npk; k++) {
+		ss_buf_adds(out, ", ");
+		col(out, s->t->cols[s->t->pk[k]].name);
+	}
+}
+
+static void pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, struct ss_buf *out)
+{
+	int npk = s->t->npk, upper;
+
+	ss_buf_adds(out, "SELECT to_json(" ROW ")::text, (extract(epoch FROM ");
+	col(out, s->ts_col);
+	ss_buf_adds(out, ") * 1000000)::bigint, ");
+	if (s->soft_delete_col && *s->soft_delete_col) {
+		ss_buf_adds(out, "CASE WHEN ");
+		col(out, s->soft_delete_col);
+		ss_buf_adds(out, " IS NULL OR ");
+		col(out, s->soft_delete_col);
+		ss_buf_adds(out, "::text IN ('false', '0') THEN '0' ELSE '1' END");
+	} else {
+		ss_buf_adds(out, "'0'");
+	}
+	for (int k = 0; k < npk; k++) {
+		ss_buf_adds(out, ", ");
+		col(out, s->t->cols[s->t->pk[k]].name);
+		ss_buf_adds(out, "::text");
+	}
+	ss_buf_adds(out, " FROM ");
+	ss_tableinfo_qname(&ss_dialect_postgres, s->t->schema, s->t->name, out);
+	ss_buf_adds(out, " " ROW " WHERE ");
+	switch (from) {
+	case SS_POLL_FROM_TS:
+		col(out, s->ts_col);
+		ss_buf_adds(out, " >= $1 AND ");
+		upper = 2;
+		break;
+	case SS_POLL_FROM_KEY:
+		ss_buf_addc(out, '(');
+		order_cols(s, out);
+		ss_buf_adds(out, ") > ($1");
+		for (int k = 0; k < npk; k++)
+			ss_buf_addf(out, ", $%d", k + 2);
+		ss_buf_adds(out, ") AND ");
+		upper = npk + 2;
+		break;
+	default:
+		upper = 1;
+		break;
+	}
+	col(out, s->ts_col);
+	ss_buf_addf(out, " <= $%d ORDER BY ", upper);
+	order_cols(s, out);
+	ss_buf_addf(out, " LIMIT %d", limit);
+}
+
+static void pgp_keyscan_sql(const struct ss_poll_spec *s, struct ss_buf *out)
+{
+	ss_buf_adds(out, "SELECT ");
+	for (int k = 0; k < s->t->npk; k++) {
+		if (k)
+			ss_buf_adds(out, ", ");
+		col(out, s->t->cols[s->t->pk[k]].name);
+		ss_buf_adds(out, "::text");
+	}
+	ss_buf_adds(out, " FROM ");
+	ss_tableinfo_qname(&ss_dialect_postgres, s->t->schema, s->t->name, out);
+	ss_buf_adds(out, " " ROW);
+}
+
+static void pgp_ts_param(int64_t us, char *out, size_t n)
+{
+	char iso[40];
+
+	ss_format_time(us, iso, sizeof iso); /* 2026-11-21T10:00:00.123456Z */
+	iso[10] = ' ';
+	iso[26] = '\0';
+	snprintf(out, n, "%s+00", iso);
+}
+
+const struct ss_poll_ops ss_pg_poll_ops = {
+	.select_sql = pgp_select_sql,
+	.keyscan_sql = pgp_keyscan_sql,
+	.ts_param = pgp_ts_param,
+};
