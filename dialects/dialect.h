@@ -38,12 +38,12 @@ struct ss_conn {
 
 struct ss_colinfo {
 	char *name;
-	char *type;      /* native type as the catalog spells it, e.g. numeric(38,10) */
-	uint8_t vtype;   /* enum ss_vtype: the journal form of its values */
+	char *type;    /* native type as the catalog spells it, e.g. numeric(38,10) */
+	uint8_t vtype; /* enum ss_vtype: the journal form of its values */
 	int nullable;
-	int pk_pos;      /* 0: not in the primary key; else 1-based position */
-	int precision;   /* numeric precision / fractional-second digits; -1 unknown */
-	int scale;       /* numeric scale; -1 unknown */
+	int pk_pos;    /* 0: not in the primary key; else 1-based position */
+	int precision; /* numeric precision / fractional-second digits; -1 unknown */
+	int scale;     /* numeric scale; -1 unknown */
 };
 
 struct ss_tableinfo {
@@ -51,7 +51,7 @@ struct ss_tableinfo {
 	char *name;
 	struct ss_colinfo *cols;
 	int ncols;
-	int *pk;         /* indexes into cols, in key order */
+	int *pk; /* indexes into cols, in key order */
 	int npk;
 };
 
@@ -69,12 +69,12 @@ typedef int (*ss_row_cb)(void *arg, int ncols, const char *const *vals, const si
 /* One shadow row as read by the capture. */
 struct ss_shadow_row {
 	uint64_t id;
-	uint64_t txid;          /* 0 when the source exposes none */
+	uint64_t txid; /* 0 when the source exposes none */
 	const char *schema, *table;
-	char op;                /* I, U, D */
-	const char *key_image;  /* JSON object, primary key columns */
+	char op;               /* I, U, D */
+	const char *key_image; /* JSON object, primary key columns */
 	size_t key_len;
-	const char *row_image;  /* JSON object, full new row (NULL for D) */
+	const char *row_image; /* JSON object, full new row (NULL for D) */
 	size_t row_len;
 	int64_t captured_us;
 };
@@ -86,7 +86,7 @@ typedef int (*ss_shadow_cb)(void *arg, const struct ss_shadow_row *r, struct ss_
  * target also has, exclusions removed).  For deletes only the key is used. */
 struct ss_apply_batch {
 	const struct ss_tableinfo *target;
-	const int *cols;        /* indexes into target->cols */
+	const int *cols; /* indexes into target->cols */
 	int ncols;
 	struct ss_change *const *changes;
 	int n;
@@ -196,8 +196,8 @@ struct ss_dialect {
 	void (*delete_sql)(const struct ss_tableinfo *t, int nrows, struct ss_buf *out);
 
 	/* Optional features; NULL where a dialect does not have them yet. */
-	const struct ss_check_ops *check;   /* drift check (tools/check.c) */
-	const struct ss_poll_ops *poll;     /* timestamp-column capture */
+	const struct ss_check_ops *check; /* drift check (tools/check.c) */
+	const struct ss_poll_ops *poll;   /* timestamp-column capture */
 };
 
 /* The dialect for a configured database (postgres, mariadb, odbc: for odbc

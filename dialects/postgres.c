@@ -104,7 +104,8 @@ static struct ss_conn *pg_connect(const struct ss_dbconf *db, struct ss_err *err
 	keys[n] = "client_encoding";
 	vals[n++] = "UTF8";
 	keys[n] = "options";
-	vals[n++] = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c extra_float_digits=3";
+	vals[n++] = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c "
+		    "extra_float_digits=3";
 	if (ss_db_password(db)) {
 		keys[n] = "password";
 		vals[n++] = ss_db_password(db);
@@ -151,8 +152,8 @@ static int pg_exec(struct ss_conn *c, const char *sql, int nparams, const char *
 	(void)lens; /* text parameters are NUL-terminated for libpq */
 	(void)ilens;
 	res = PQexecParams(PG(c), sql, nparams, NULL, params, NULL, NULL, 0);
-	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK &&
-		     PQresultStatus(res) != PGRES_TUPLES_OK)) {
+	if (!res ||
+	    (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
 		pg_fail(c, res, sql, err);
 		PQclear(res);
 		return -1;
@@ -258,11 +259,21 @@ static uint8_t pg_vtype(const char *typname)
 		const char *name;
 		uint8_t vtype;
 	} map[] = {
-		{"int2", SS_V_INT},       {"int4", SS_V_INT},	{"int8", SS_V_INT},
-		{"oid", SS_V_INT},        {"numeric", SS_V_NUMERIC}, {"float4", SS_V_FLOAT},
-		{"float8", SS_V_FLOAT},   {"bool", SS_V_BOOL},	{"bytea", SS_V_BINARY},
-		{"date", SS_V_DATE},      {"time", SS_V_TIME},	{"timestamp", SS_V_TIMESTAMP},
-		{"timestamptz", SS_V_TIMESTAMPTZ}, {"json", SS_V_JSON}, {"jsonb", SS_V_JSON},
+		{"int2", SS_V_INT},
+		{"int4", SS_V_INT},
+		{"int8", SS_V_INT},
+		{"oid", SS_V_INT},
+		{"numeric", SS_V_NUMERIC},
+		{"float4", SS_V_FLOAT},
+		{"float8", SS_V_FLOAT},
+		{"bool", SS_V_BOOL},
+		{"bytea", SS_V_BINARY},
+		{"date", SS_V_DATE},
+		{"time", SS_V_TIME},
+		{"timestamp", SS_V_TIMESTAMP},
+		{"timestamptz", SS_V_TIMESTAMPTZ},
+		{"json", SS_V_JSON},
+		{"jsonb", SS_V_JSON},
 		{"uuid", SS_V_UUID},
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -345,7 +356,8 @@ static int pg_table_info(struct ss_conn *c, const char *schema, const char *name
 	if (pg_query(c, sql, 2, params, NULL, ti_row, &st, err) < 0)
 		return -1;
 	if (out->ncols == 0) {
-		ss_err_set(err, "database %s: table %s.%s does not exist", c->db->name, schema, name);
+		ss_err_set(err, "database %s: table %s.%s does not exist", c->db->name, schema,
+			   name);
 		ss_tableinfo_free(out);
 		return -1;
 	}
@@ -429,8 +441,10 @@ static void channel_name(const char *job, struct ss_buf *out)
 static int check_job_name(struct ss_conn *c, const char *job, struct ss_err *err)
 {
 	if (strlen(job) > 40) {
-		ss_err_set(err, "database %s: job name \"%s\" is longer than 40 characters, too long "
-				"for PostgreSQL object names derived from it", c->db->name, job);
+		ss_err_set(err,
+			   "database %s: job name \"%s\" is longer than 40 characters, too long "
+			   "for PostgreSQL object names derived from it",
+			   c->db->name, job);
 		return -1;
 	}
 	return 0;
@@ -476,7 +490,8 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 	channel_name(job, &chan);
 	pg_quote_literal(&chanlit, chan.data);
 	{
-		const char *kv[] = {"JOB_NAME", job, "DATABASE", c->db->name, "LOG", log.data,
+		const char *kv[] = {"JOB_NAME",     job,      "DATABASE",
+				    c->db->name,    "LOG",    log.data,
 				    "LOG_TXID_IDX", idx.data, NULL};
 		if (ss_ddl_expand(ss_ddl_get("postgres/install_head.sql"), kv, out, err) < 0)
 			goto done;
@@ -507,14 +522,18 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		key_list(t, "OLD", 1, &oldk);
 		key_list(t, "NEW", 0, &newc);
 		key_list(t, "OLD", 0, &oldc);
-		ss_buf_addf(&comment, "shadowsync job %s: capture trigger for %s.%s", job, t->schema,
-			    t->name);
+		ss_buf_addf(&comment, "shadowsync job %s: capture trigger for %s.%s", job,
+			    t->schema, t->name);
 		pg_quote_literal(&cl, comment.data);
-		const char *kv[] = {"QTABLE", q.data, "LOG", log.data, "FUNC", func.data,
-				    "SCHEMA_LIT", slit.data, "TABLE_LIT", tlit.data, "NEW_KEY", newk.data,
-				    "OLD_KEY", oldk.data, "NEW_KEY_COLS", newc.data,
-				    "OLD_KEY_COLS", oldc.data, "CHANNEL_LIT", chanlit.data,
-				    "FUNC_COMMENT_LIT", cl.data, "TRIGGER", trig.data, NULL};
+		const char *kv[] = {"QTABLE",      q.data,         "LOG",
+				    log.data,      "FUNC",         func.data,
+				    "SCHEMA_LIT",  slit.data,      "TABLE_LIT",
+				    tlit.data,     "NEW_KEY",      newk.data,
+				    "OLD_KEY",     oldk.data,      "NEW_KEY_COLS",
+				    newc.data,     "OLD_KEY_COLS", oldc.data,
+				    "CHANNEL_LIT", chanlit.data,   "FUNC_COMMENT_LIT",
+				    cl.data,       "TRIGGER",      trig.data,
+				    NULL};
 		r = ss_ddl_expand(ss_ddl_get("postgres/install_table.sql"), kv, out, err);
 		ss_buf_free(&q);
 		ss_buf_free(&slit);
@@ -529,8 +548,7 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		if (r < 0)
 			goto done;
 	}
-	if (strstr(out->data, "$shadowsync_body$") &&
-	    (strstr(job, "$shadowsync_body$") != NULL)) {
+	if (strstr(out->data, "$shadowsync_body$") && (strstr(job, "$shadowsync_body$") != NULL)) {
 		ss_err_set(err, "job name may not contain $shadowsync_body$");
 		goto done;
 	}
@@ -832,7 +850,9 @@ static void pg_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf
 			ss_buf_adds(&keys, ", ");
 		pg_quote_ident(&keys, t->cols[t->pk[k]].name);
 	}
-	ss_buf_addf(out, "DELETE FROM %s WHERE (%s) IN (SELECT %s FROM json_populate_recordset(NULL::%s, $1))",
+	ss_buf_addf(out,
+		    "DELETE FROM %s WHERE (%s) IN (SELECT %s FROM "
+		    "json_populate_recordset(NULL::%s, $1))",
 		    q.data, keys.data, keys.data, q.data);
 	ss_buf_free(&q);
 	ss_buf_free(&keys);
@@ -867,9 +887,11 @@ static void rows_json(const struct ss_apply_batch *b, int keys_only, struct ss_b
 		ss_buf_addc(out, '{');
 		int n = keys_only ? t->npk : b->ncols;
 		for (int i = 0; i < n; i++) {
-			const char *name = keys_only ? t->cols[t->pk[i]].name : t->cols[b->cols[i]].name;
-			const struct ss_field *f = keys_only ? ss_change_field(ch->key, ch->nkey, name)
-							     : ss_change_field(ch->row, ch->nrow, name);
+			const char *name =
+				keys_only ? t->cols[t->pk[i]].name : t->cols[b->cols[i]].name;
+			const struct ss_field *f =
+				keys_only ? ss_change_field(ch->key, ch->nkey, name) :
+					    ss_change_field(ch->row, ch->nrow, name);
 			if (i)
 				ss_buf_addc(out, ',');
 			ss_buf_add_json_str(out, name, strlen(name));
@@ -919,8 +941,9 @@ static int pg_position_get(struct ss_conn *c, const char *job, const char *targe
 	const char *params[2] = {job, target};
 	char *v;
 
-	if (ss_db_query_value(c, "SELECT pos FROM shadowsync.applied_position WHERE job = $1 AND target = $2",
-			      2, params, &v, err) < 0)
+	if (ss_db_query_value(
+		    c, "SELECT pos FROM shadowsync.applied_position WHERE job = $1 AND target = $2",
+		    2, params, &v, err) < 0)
 		return -1;
 	*pos = v ? strtoull(v, NULL, 10) : 0;
 	free(v);

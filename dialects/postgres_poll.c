@@ -71,9 +71,7 @@ static void pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, st
 		ss_buf_adds(out, ") AND ");
 		upper = npk + 2;
 		break;
-	default:
-		upper = 1;
-		break;
+	default: upper = 1; break;
 	}
 	col(out, s->ts_col);
 	ss_buf_addf(out, " <= $%d ORDER BY ", upper);

@@ -222,8 +222,9 @@ static int on_shadow_row(void *arg, const struct ss_shadow_row *r, struct ss_err
 		return -1;
 	}
 	if (t->timestamp) { /* timestamp capture: must not also have triggers */
-		ss_err_set(err, "database %s: shadow row %llu is for table %s.%s, which job %s captures "
-				"by timestamp (remove its capture trigger: uninstall, then install)",
+		ss_err_set(err,
+			   "database %s: shadow row %llu is for table %s.%s, which job %s captures "
+			   "by timestamp (remove its capture trigger: uninstall, then install)",
 			   cap->job->source->name, (unsigned long long)r->id, r->schema, r->table,
 			   cap->job->name);
 		return -1;
@@ -420,7 +421,8 @@ static struct ss_poller *find_poller(struct ss_capture *cap, const struct cap_ta
 	for (int i = 0; i < cap->npollers; i++)
 		if (ss_poller_is(cap->pollers[i], t->info.schema, t->info.name))
 			return cap->pollers[i];
-	cap->pollers = ss_xrealloc(cap->pollers, sizeof *cap->pollers * (size_t)(cap->npollers + 1));
+	cap->pollers =
+		ss_xrealloc(cap->pollers, sizeof *cap->pollers * (size_t)(cap->npollers + 1));
 	cap->pollers[cap->npollers] =
 		ss_poller_new(cap->job, cap->journal, cap->state_dir, t->info.schema, t->info.name);
 	return cap->pollers[cap->npollers++];

@@ -177,9 +177,9 @@ struct ss_poller {
 	int64_t cp_ts;
 	struct ss_buf cp_key;
 	/* current pass */
-	int from;          /* enum ss_poll_from */
+	int from; /* enum ss_poll_from */
 	int64_t cur_ts;
-	char **cur_keys;   /* native key texts of the last row of the last page */
+	char **cur_keys; /* native key texts of the last row of the last page */
 	int ncur;
 	struct kmap seen, present;
 	int present_valid; /* the key set is known (else rebuilt by the next scan) */
@@ -448,7 +448,8 @@ static void load_state(struct ss_poller *p)
 		fclose(f);
 		if (!ok || !col || strcmp(col, p->s.timestamp_column) != 0) {
 			ss_log_warn(p->ctx, "poll state %s %s: starting with a full read",
-				    p->state_path, !ok ? "is incomplete" : "is for another timestamp column");
+				    p->state_path,
+				    !ok ? "is incomplete" : "is for another timestamp column");
 			p->has_cp = 0;
 			km_free(&p->seen);
 		}
@@ -475,13 +476,15 @@ static void load_state(struct ss_poller *p)
 		if (!keys_ok) {
 			km_free(&p->present);
 			p->present_valid = 0; /* the next key scan rebuilds it */
-			ss_log_warn(p->ctx, "no complete key set in %s: the next key scan rebuilds it "
-					    "(rows deleted before then are not detected)",
+			ss_log_warn(p->ctx,
+				    "no complete key set in %s: the next key scan rebuilds it "
+				    "(rows deleted before then are not detected)",
 				    p->keys_path);
 		}
 	}
 	if (p->has_cp)
-		ss_log_info(p->ctx, "resuming from checkpoint %lld (%zu images in the look-back window)",
+		ss_log_info(p->ctx,
+			    "resuming from checkpoint %lld (%zu images in the look-back window)",
 			    (long long)p->cp_ts, p->seen.live);
 	free(line);
 	free(col);
@@ -499,8 +502,8 @@ static void set_keys(char ***dst, int *ndst, const char *const *v, const size_t 
 	*ndst = n;
 }
 
-static void add_pending(struct ss_poller *p, const char *k, size_t klen, uint64_t hash,
-			int64_t ts, char op, int journaled)
+static void add_pending(struct ss_poller *p, const char *k, size_t klen, uint64_t hash, int64_t ts,
+			char op, int journaled)
 {
 	if (p->n + 1 >= p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 256;
@@ -713,13 +716,15 @@ static int keyscan(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_
 		end = kp + e->klen;
 		for (int k = 0; k < npk; k++) {
 			uint64_t len;
-			if (ss_varint_get(&kp, end, &len) < 0 || len == 0 || (uint64_t)(end - kp) < len - 1) {
-				ss_err_set(err, "table %s.%s: bad key in the key set", p->schema, p->name);
+			if (ss_varint_get(&kp, end, &len) < 0 || len == 0 ||
+			    (uint64_t)(end - kp) < len - 1) {
+				ss_err_set(err, "table %s.%s: bad key in the key set", p->schema,
+					   p->name);
 				goto done;
 			}
 			ss_buf_reset(&val);
-			if (ss_value_normalize(t->key_cols[k].vtype, (const char *)kp, (size_t)(len - 1),
-					       &val, err) < 0) {
+			if (ss_value_normalize(t->key_cols[k].vtype, (const char *)kp,
+					       (size_t)(len - 1), &val, err) < 0) {
 				ss_err_prefix(err, "table %s.%s key %s", p->schema, p->name,
 					      t->key_cols[k].name);
 				goto done;
@@ -761,8 +766,10 @@ static int check_table(struct ss_poller *p, struct ss_conn *c, const struct ss_t
 	int i;
 
 	if (!c->d->poll) {
-		ss_err_set(err, "database %s: capture = timestamp (table %s.%s) is not supported for "
-				"%s databases yet", c->db->name, p->schema, p->name, c->d->name);
+		ss_err_set(err,
+			   "database %s: capture = timestamp (table %s.%s) is not supported for "
+			   "%s databases yet",
+			   c->db->name, p->schema, p->name, c->d->name);
 		return -1;
 	}
 	i = ss_tableinfo_col(ti, p->s.timestamp_column);
@@ -773,20 +780,21 @@ static int check_table(struct ss_poller *p, struct ss_conn *c, const struct ss_t
 	}
 	if (ti->cols[i].vtype != SS_V_TIMESTAMP && ti->cols[i].vtype != SS_V_TIMESTAMPTZ) {
 		ss_err_set(err, "database %s: timestamp_column %s of %s.%s is %s, not a timestamp",
-			   c->db->name, p->s.timestamp_column, p->schema, p->name, ti->cols[i].type);
+			   c->db->name, p->s.timestamp_column, p->schema, p->name,
+			   ti->cols[i].type);
 		return -1;
 	}
 	if (p->s.soft_delete_column && *p->s.soft_delete_column &&
 	    ss_tableinfo_col(ti, p->s.soft_delete_column) < 0) {
-		ss_err_set(err, "database %s: table %s.%s has no soft_delete_column %s", c->db->name,
-			   p->schema, p->name, p->s.soft_delete_column);
+		ss_err_set(err, "database %s: table %s.%s has no soft_delete_column %s",
+			   c->db->name, p->schema, p->name, p->s.soft_delete_column);
 		return -1;
 	}
 	return 0;
 }
 
-int ss_poller_poll(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_table *t,
-		   int *full, struct ss_err *err)
+int ss_poller_poll(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_table *t, int *full,
+		   struct ss_err *err)
 {
 	const struct ss_poll_ops *ops = c->d->poll;
 	struct ss_poll_spec spec;

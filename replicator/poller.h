@@ -46,8 +46,8 @@ int ss_poller_is(const struct ss_poller *p, const char *schema, const char *name
 
 /* One page on connection c.  Returns the number of changes journaled, -1
  * with err.  *full is set when the page hit batch_rows (more waiting). */
-int ss_poller_poll(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_table *t,
-		   int *full, struct ss_err *err) SS_MUST_CHECK;
+int ss_poller_poll(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_table *t, int *full,
+		   struct ss_err *err) SS_MUST_CHECK;
 
 /* Source time of the newest row journaled so far (0: none). */
 int64_t ss_poller_newest_us(const struct ss_poller *p);
