@@ -93,6 +93,21 @@ void ss_tableinfo_free(struct ss_tableinfo *t)
 	memset(t, 0, sizeof *t);
 }
 
+void ss_tableinfo_finish_pk(struct ss_tableinfo *t)
+{
+	int npk = 0;
+
+	for (int i = 0; i < t->ncols; i++)
+		if (t->cols[i].pk_pos > npk)
+			npk = t->cols[i].pk_pos;
+	free(t->pk);
+	t->pk = ss_xcalloc((size_t)(npk ? npk : 1), sizeof *t->pk);
+	t->npk = npk;
+	for (int i = 0; i < t->ncols; i++)
+		if (t->cols[i].pk_pos > 0)
+			t->pk[t->cols[i].pk_pos - 1] = i;
+}
+
 void ss_tableinfo_free_array(struct ss_tableinfo *t, int n)
 {
 	if (!t)

@@ -56,6 +56,11 @@ struct ss_tableinfo {
 };
 
 void ss_tableinfo_free(struct ss_tableinfo *t);
+/* Fill t->pk / t->npk from the columns' pk_pos (after introspection). */
+void ss_tableinfo_finish_pk(struct ss_tableinfo *t);
+/* PostgreSQL type name (pg_type.typname) -> journal form; shared by the
+ * native and the ODBC PostgreSQL flavours. */
+uint8_t ss_postgres_vtype(const char *typname);
 int ss_tableinfo_col(const struct ss_tableinfo *t, const char *name); /* index or -1 */
 /* "schema.table" with both parts quoted through the dialect. */
 void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const char *name,

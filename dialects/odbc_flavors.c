@@ -135,35 +135,6 @@ static int pq_now_us(struct ss_conn *c, int64_t *us, struct ss_err *err)
 	return 0;
 }
 
-static uint8_t pq_vtype(const char *typname)
-{
-	static const struct {
-		const char *name;
-		uint8_t vtype;
-	} map[] = {
-		{"int2", SS_V_INT},
-		{"int4", SS_V_INT},
-		{"int8", SS_V_INT},
-		{"oid", SS_V_INT},
-		{"numeric", SS_V_NUMERIC},
-		{"float4", SS_V_FLOAT},
-		{"float8", SS_V_FLOAT},
-		{"bool", SS_V_BOOL},
-		{"bytea", SS_V_BINARY},
-		{"date", SS_V_DATE},
-		{"time", SS_V_TIME},
-		{"timestamp", SS_V_TIMESTAMP},
-		{"timestamptz", SS_V_TIMESTAMPTZ},
-		{"json", SS_V_JSON},
-		{"jsonb", SS_V_JSON},
-		{"uuid", SS_V_UUID},
-	};
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (strcmp(map[i].name, typname) == 0)
-			return map[i].vtype;
-	return SS_V_TEXT;
-}
-
 static int pq_ti_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
 {
 	struct ss_tableinfo *t = arg;
@@ -178,26 +149,12 @@ static int pq_ti_row(void *arg, int n, const char *const *v, const size_t *l, st
 	memset(col, 0, sizeof *col);
 	col->name = ss_xstrdup(v[0]);
 	col->type = ss_xstrdup(v[1] ? v[1] : "");
-	col->vtype = pq_vtype(v[2] ? v[2] : "");
+	col->vtype = ss_postgres_vtype(v[2] ? v[2] : "");
 	col->nullable = v[3] && (v[3][0] == '1' || v[3][0] == 't');
 	col->pk_pos = v[4] ? atoi(v[4]) : 0;
 	col->precision = v[5] ? atoi(v[5]) : -1;
 	col->scale = v[6] ? atoi(v[6]) : -1;
 	return 0;
-}
-
-static void finish_pk(struct ss_tableinfo *t)
-{
-	int npk = 0;
-
-	for (int i = 0; i < t->ncols; i++)
-		if (t->cols[i].pk_pos > npk)
-			npk = t->cols[i].pk_pos;
-	t->pk = ss_xcalloc((size_t)(npk ? npk : 1), sizeof *t->pk);
-	t->npk = npk;
-	for (int i = 0; i < t->ncols; i++)
-		if (t->cols[i].pk_pos > 0)
-			t->pk[t->cols[i].pk_pos - 1] = i;
 }
 
 static int pq_table_info(struct ss_conn *c, const char *schema, const char *name,
@@ -241,7 +198,7 @@ static int pq_table_info(struct ss_conn *c, const char *schema, const char *name
 	}
 	out->schema = ss_xstrdup(s);
 	out->name = ss_xstrdup(name);
-	finish_pk(out);
+	ss_tableinfo_finish_pk(out);
 	return 0;
 }
 
@@ -567,7 +524,7 @@ static int my_table_info(struct ss_conn *c, const char *schema, const char *name
 	}
 	out->schema = ss_xstrdup(s);
 	out->name = ss_xstrdup(name);
-	finish_pk(out);
+	ss_tableinfo_finish_pk(out);
 	return 0;
 }
 

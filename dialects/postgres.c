@@ -253,7 +253,7 @@ static const char *pg_default_schema(struct ss_conn *c)
 	return "public";
 }
 
-static uint8_t pg_vtype(const char *typname)
+uint8_t ss_postgres_vtype(const char *typname)
 {
 	static const struct {
 		const char *name;
@@ -300,26 +300,11 @@ static int ti_row(void *arg, int n, const char *const *v, const size_t *l, struc
 	memset(col, 0, sizeof *col);
 	col->name = ss_xstrdup(v[0]);
 	col->type = ss_xstrdup(v[1]);
-	col->vtype = pg_vtype(v[2]);
+	col->vtype = ss_postgres_vtype(v[2]);
 	col->nullable = v[3][0] == 't';
 	col->pk_pos = atoi(v[4]);
 	col->precision = v[5] ? atoi(v[5]) : -1;
 	col->scale = v[6] ? atoi(v[6]) : -1;
-	return 0;
-}
-
-static int finish_pk(struct ss_tableinfo *t)
-{
-	int npk = 0;
-
-	for (int i = 0; i < t->ncols; i++)
-		if (t->cols[i].pk_pos > npk)
-			npk = t->cols[i].pk_pos;
-	t->pk = ss_xcalloc((size_t)(npk ? npk : 1), sizeof *t->pk);
-	t->npk = npk;
-	for (int i = 0; i < t->ncols; i++)
-		if (t->cols[i].pk_pos > 0)
-			t->pk[t->cols[i].pk_pos - 1] = i;
 	return 0;
 }
 
@@ -363,7 +348,8 @@ static int pg_table_info(struct ss_conn *c, const char *schema, const char *name
 	}
 	out->schema = ss_xstrdup(schema);
 	out->name = ss_xstrdup(name);
-	return finish_pk(out);
+	ss_tableinfo_finish_pk(out);
+	return 0;
 }
 
 struct list_state {
