@@ -1179,21 +1179,6 @@ static int ti_row(void *arg, int n, const char *const *v, const size_t *l, struc
 	return 0;
 }
 
-static int finish_pk(struct ss_tableinfo *t)
-{
-	int npk = 0;
-
-	for (int i = 0; i < t->ncols; i++)
-		if (t->cols[i].pk_pos > npk)
-			npk = t->cols[i].pk_pos;
-	t->pk = ss_xcalloc((size_t)(npk ? npk : 1), sizeof *t->pk);
-	t->npk = npk;
-	for (int i = 0; i < t->ncols; i++)
-		if (t->cols[i].pk_pos > 0)
-			t->pk[t->cols[i].pk_pos - 1] = i;
-	return 0;
-}
-
 /* information_schema compares names without regard to case; rows are
  * matched exactly here (tables `T` and `t` may both exist). */
 static int my_table_info(struct ss_conn *c, const char *schema, const char *name,
@@ -1259,7 +1244,7 @@ static int my_table_info(struct ss_conn *c, const char *schema, const char *name
 	}
 	out->schema = ss_xstrdup(schema);
 	out->name = ss_xstrdup(name);
-	finish_pk(out);
+	ss_tableinfo_finish_pk(out);
 	rc = 0;
 done:
 	if (rc < 0)
@@ -1321,6 +1306,34 @@ static int my_list_tables(struct ss_conn *c, const char *schema_pat, const char 
 	*names = s.names;
 	*n = s.n;
 	return 0;
+}
+
+/* Rows of a query kept as strings, for work that needs the connection
+ * again (an unbuffered result must be read to its end first). */
+struct strrows {
+	char **v; /* row-major, ncols per row; NULL for SQL NULL */
+	int ncols, n;
+};
+
+static int strrows_add(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
+{
+	struct strrows *s = arg;
+
+	(void)err;
+	s->ncols = n;
+	s->v = ss_xrealloc(s->v, sizeof *s->v * (size_t)((s->n + 1) * n));
+	for (int i = 0; i < n; i++)
+		s->v[s->n * n + i] = v[i] ? ss_xstrndup(v[i], l[i]) : NULL;
+	s->n++;
+	return 0;
+}
+
+static void strrows_free(struct strrows *s)
+{
+	for (int i = 0; i < s->n * s->ncols; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof *s);
 }
 
 /* ---- capture DDL ------------------------------------------------------------- */
@@ -1489,6 +1502,44 @@ static void key_unchanged(const struct ss_tableinfo *t, struct ss_buf *out)
 	}
 }
 
+/* MariaDB fires no trigger for rows a foreign-key action changes (ON DELETE
+ * CASCADE, SET NULL ...): such changes to a captured table would be lost
+ * without a trace, so a table with such a foreign key is refused. */
+static int check_fk_actions(struct ss_conn *c, const struct ss_tableinfo *t, struct ss_err *err)
+{
+	struct strrows rows = {NULL, 0, 0};
+	struct my_val v[2];
+	int rc = 0;
+
+	val_text(&v[0], t->schema, strlen(t->schema));
+	val_text(&v[1], t->name, strlen(t->name));
+	if (my_query_typed(c,
+			   "SELECT TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME, DELETE_RULE,"
+			   " UPDATE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS"
+			   " WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?"
+			   "   AND (DELETE_RULE NOT IN ('RESTRICT', 'NO ACTION')"
+			   "        OR UPDATE_RULE NOT IN ('RESTRICT', 'NO ACTION'))"
+			   " ORDER BY CONSTRAINT_NAME",
+			   v, 2, strrows_add, &rows, err) < 0)
+		return -1;
+	for (int i = 0; i < rows.n && rc == 0; i++) {
+		char **r = &rows.v[i * rows.ncols];
+		if (!r[0] || strcmp(r[0], t->name) != 0)
+			continue;
+		int del = strcmp(r[3], "RESTRICT") != 0 && strcmp(r[3], "NO ACTION") != 0;
+		ss_err_set(err,
+			   "table %s.%s in database %s has foreign key %s with ON %s %s (to %s): "
+			   "MariaDB fires no trigger for the rows such an action changes, so "
+			   "those changes could not be captured; use RESTRICT or NO ACTION and "
+			   "change the rows explicitly",
+			   t->schema, t->name, c->db->name, r[1], del ? "DELETE" : "UPDATE",
+			   del ? r[3] : r[4], r[2] ? r[2] : "?");
+		rc = -1;
+	}
+	strrows_free(&rows);
+	return rc;
+}
+
 /* The three triggers of one table (ddl/mariadb/install_table.sql). */
 static int table_ddl(struct ss_conn *c, const char *job, const struct ss_tableinfo *t,
 		     struct ss_buf *out, struct ss_err *err)
@@ -1586,7 +1637,8 @@ static int my_capture_install_sql(struct ss_conn *c, const char *job,
 			goto done;
 	}
 	for (int i = 0; i < n; i++)
-		if (table_ddl(c, job, &tables[i], out, err) < 0)
+		if (check_fk_actions(c, &tables[i], err) < 0 ||
+		    table_ddl(c, job, &tables[i], out, err) < 0)
 			goto done;
 	ss_buf_adds(out, ss_ddl_get("mariadb/install_tail.sql"));
 	rc = 0;
@@ -1737,34 +1789,6 @@ static int fetch_row(void *arg, int n, const char *const *v, const size_t *l, st
 	r.row_len = v[6] ? l[6] : 0;
 	r.captured_us = strtoll(v[7], NULL, 10);
 	return s->cb(s->arg, &r, err);
-}
-
-/* Rows of a query kept as strings, for work that needs the connection
- * again (an unbuffered result must be read to its end first). */
-struct strrows {
-	char **v; /* row-major, ncols per row; NULL for SQL NULL */
-	int ncols, n;
-};
-
-static int strrows_add(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct strrows *s = arg;
-
-	(void)err;
-	s->ncols = n;
-	s->v = ss_xrealloc(s->v, sizeof *s->v * (size_t)((s->n + 1) * n));
-	for (int i = 0; i < n; i++)
-		s->v[s->n * n + i] = v[i] ? ss_xstrndup(v[i], l[i]) : NULL;
-	s->n++;
-	return 0;
-}
-
-static void strrows_free(struct strrows *s)
-{
-	for (int i = 0; i < s->n * s->ncols; i++)
-		free(s->v[i]);
-	free(s->v);
-	memset(s, 0, sizeof *s);
 }
 
 /* The capture triggers list the table's columns as they were at install: a

@@ -392,6 +392,13 @@ static int begin_section(struct loader *L, const char *raw)
 		size_t jl = t ? (size_t)(t - p) : strlen(p);
 		snprintf(jobname, sizeof jobname, "%.*s", (int)jl, p);
 		char *jn = ss_trim(jobname);
+		for (const char *q = jn; *q; q++)
+			if (!isalnum((unsigned char)*q) && *q != '_')
+				return fail_at(
+					L, L->line,
+					"job name \"%s\" may hold only letters, digits and _ (it "
+					"names database objects)",
+					jn);
 		if (!t) {
 			for (int i = 0; i < L->cfg->njobs; i++)
 				if (strcmp(L->cfg->jobs[i].name, jn) == 0)

@@ -100,6 +100,13 @@ static void do_poll(struct job_rt *j)
 	if (n < 0) {
 		if (strcmp(err.msg, j->last_error) != 0)
 			ss_log_error(j->ctx, "%s", err.msg);
+		if (j->dm->once && !err.transient) {
+			/* --once is for scripts: a capture that cannot succeed by
+			 * retrying is an error now, not an endless wait */
+			j->dm->exit_code = 1;
+			event_base_loopbreak(j->dm->base);
+			return;
+		}
 		snprintf(j->last_error, sizeof j->last_error, "%s", err.msg);
 		ss_capture_set_error(j->cap, err.msg);
 		j->backoff_us = j->backoff_us ? j->backoff_us * 2 : 100000;

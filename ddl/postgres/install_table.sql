@@ -1,4 +1,3 @@
--- @QTABLE@
 -- SECURITY DEFINER: the application role that writes the table needs no
 -- rights on the shadowsync schema (and cannot forge change rows itself).
 CREATE OR REPLACE FUNCTION shadowsync.@FUNC@() RETURNS trigger

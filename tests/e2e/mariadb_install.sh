@@ -8,8 +8,9 @@
 # decimals, hex bytes, TIMESTAMP in UTC whatever the session's time zone,
 # nested JSON); a second install changes nothing; uninstall leaves
 # information_schema (SCHEMATA, TABLES, TRIGGERS) as before; a table without a
-# primary key is refused; an install that fails half way (no TRIGGER
-# privilege on the second table) leaves nothing behind.
+# primary key is refused, and so is one changed by ON DELETE CASCADE; an
+# install that fails half way (no TRIGGER privilege on the second table)
+# leaves nothing behind.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 
@@ -127,6 +128,20 @@ sed -i 's/^tables = .*/tables = Sales.nokey/' "$T/ss.ini"
 if "$BIN" install -c "$T/ss.ini" 2>"$T/nokey.err"; then ss_fail "install accepted a table without a primary key"; fi
 grep -q 'Sales.nokey.*no primary key' "$T/nokey.err" || { cat "$T/nokey.err"; ss_fail "no-key message"; }
 ss_assert_eq "$before" "$(catalog)" "refused install left something behind"
+
+# So is a table that a foreign-key action changes: MariaDB fires no trigger
+# for those rows.
+ss_maria SRC -D Sales -e "CREATE TABLE parent (id INT PRIMARY KEY);
+	CREATE TABLE child (id INT PRIMARY KEY, p INT,
+	    CONSTRAINT child_parent FOREIGN KEY (p) REFERENCES parent (id) ON DELETE CASCADE)"
+before=$(catalog)
+sed -i 's/^tables = .*/tables = Sales.parent, Sales.child/' "$T/ss.ini"
+if "$BIN" install -c "$T/ss.ini" 2>"$T/fk.err"; then ss_fail "install accepted a table changed by ON DELETE CASCADE"; fi
+grep -q 'Sales.child .*foreign key child_parent with ON DELETE CASCADE' "$T/fk.err" ||
+	{ cat "$T/fk.err"; ss_fail "cascade message"; }
+ss_assert_eq "$before" "$(catalog)" "refused install left something behind"
+ss_maria SRC -D Sales -e "DROP TABLE child; DROP TABLE parent"
+before=$(catalog)
 
 # An install that fails half way is undone: this user may create triggers on
 # the first table only, so the second table's triggers fail after the log
