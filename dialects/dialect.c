@@ -135,6 +135,29 @@ void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const ch
 	d->quote_ident(out, name);
 }
 
+const char *ss_dbconf_default_schema(const struct ss_dbconf *db, char *buf, size_t n)
+{
+	const char *p = db->dsn;
+
+	switch (db->driver) {
+	case SS_DRIVER_POSTGRES: return "public";
+	case SS_DRIVER_ODBC: return "main";
+	default: break;
+	}
+	/* key=value pairs separated by blanks: find dbname= */
+	while (p && *p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "dbname=", 7) == 0) {
+			size_t l = strcspn(p + 7, " \t");
+			snprintf(buf, n, "%.*s", (int)l, p + 7);
+			return buf;
+		}
+		p += strcspn(p, " \t");
+	}
+	return NULL;
+}
+
 const char *ss_db_password(const struct ss_dbconf *db)
 {
 	if (!db->password_env || !*db->password_env)

@@ -210,6 +210,11 @@ struct ss_dialect {
 struct ss_conn *ss_db_connect(const struct ss_dbconf *db, struct ss_err *err);
 void ss_db_disconnect(struct ss_conn *c);
 
+/* The default schema of a configured database without connecting to it:
+ * public for postgres, the DSN's dbname for mariadb (buf holds it), main
+ * for odbc (SQLite; other ODBC sources are not capture sources). */
+const char *ss_dbconf_default_schema(const struct ss_dbconf *db, char *buf, size_t n);
+
 /* The password for a database: from password_env, or NULL. */
 const char *ss_db_password(const struct ss_dbconf *db);
 

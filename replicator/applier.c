@@ -138,7 +138,7 @@ void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema
 static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c,
 				 struct ss_err *err)
 {
-	char *schema, *name;
+	char *schema, *name, dbname[256];
 	const char *src_default;
 
 	for (int i = 0; i < a->ntables; i++)
@@ -148,11 +148,8 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 		    memcmp(a->tables[i]->src_schema, c->schema, c->schema_len) == 0)
 			return a->tables[i];
 	char *ss = ss_xstrndup(c->schema, c->schema_len), *st = ss_xstrndup(c->table, c->table_len);
-	switch (a->job->source->driver) {
-	case SS_DRIVER_POSTGRES: src_default = "public"; break;
-	case SS_DRIVER_ODBC: src_default = "main"; break;
-	default: src_default = NULL; /* MariaDB: the schema is the database; keep it */
-	}
+	/* the source's default schema maps to the target's default schema */
+	src_default = ss_dbconf_default_schema(a->job->source, dbname, sizeof dbname);
 	ss_applier_target_name(a->job, ss, src_default, st, a->conn->d->default_schema(a->conn),
 			       &schema, &name);
 	struct dst_table *t = ss_xcalloc(1, sizeof *t);
