@@ -148,12 +148,23 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 		    memcmp(a->tables[i]->src_schema, c->schema, c->schema_len) == 0)
 			return a->tables[i];
 	char *ss = ss_xstrndup(c->schema, c->schema_len), *st = ss_xstrndup(c->table, c->table_len);
-	/* the source's default schema maps to the target's default schema */
-	src_default = ss_dbconf_default_schema(a->job->source, dbname, sizeof dbname);
-	ss_applier_target_name(a->job, ss, src_default, st, a->conn->d->default_schema(a->conn),
-			       &schema, &name);
+	/* The table of the same schema.name on the target; failing that, for a
+	 * table in the source's default schema, the target's default schema
+	 * (public.t -> main.t on SQLite, test.t on MariaDB -> public.t).  An
+	 * explicit target_table is taken as written. */
+	const char *dst_default = a->conn->d->default_schema(a->conn);
+	struct ss_table_settings s;
+	ss_config_table_settings(a->job, ss, st, &s);
+	ss_applier_target_name(a->job, ss, NULL, st, dst_default, &schema, &name);
 	struct dst_table *t = ss_xcalloc(1, sizeof *t);
 	int r = a->conn->d->table_info(a->conn, schema, name, &t->info, err);
+	src_default = ss_dbconf_default_schema(a->job->source, dbname, sizeof dbname);
+	if (r < 0 && !(s.target_table && *s.target_table) && src_default && dst_default &&
+	    strcmp(ss, src_default) == 0 && strcmp(schema, dst_default) != 0) {
+		struct ss_err e2;
+		if (a->conn->d->table_info(a->conn, dst_default, name, &t->info, &e2) == 0)
+			r = 0;
+	}
 	free(schema);
 	free(name);
 	if (r < 0) {
