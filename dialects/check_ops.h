@@ -6,7 +6,7 @@
  * each side returns a row count and the exact sum of a 60-bit hash of every
  * row's canonical text (replicator/canon.h); the dialect writes the SQL
  * that builds that text, so the hashing happens inside the database.  A
- * dialect whose database has no MD5 (SQLite) leaves hash_agg NULL, and a
+ * dialect whose database has no MD5 (SQLite) leaves row_hash NULL, and a
  * column whose canonical form it cannot write in SQL makes canon_expr
  * return -1: the check then fetches that side's rows (value_expr) and
  * hashes them with canon.c instead.
@@ -46,10 +46,11 @@ struct ss_check_ops {
 	/* Append the concatenation of n text expressions (none is NULL). */
 	void (*concat)(const char *const *exprs, int n, struct ss_buf *out);
 
-	/* Append two select-list items: the row count and the exact sum (as a
-	 * decimal, 0 for no rows) of the 60-bit hash of row_expr.  NULL when
-	 * the database cannot hash in SQL. */
-	void (*hash_agg)(const char *row_expr, struct ss_buf *out);
+	/* Append an SQL expression giving the 60-bit hash of the text
+	 * expression row_expr: the first 15 hex digits of its MD5 as an
+	 * unsigned number whose SUM is exact.  NULL when the database cannot
+	 * hash in SQL. */
+	void (*row_hash)(const char *row_expr, struct ss_buf *out);
 
 	/* Append the placeholder of parameter n (1-based), compared with
 	 * column col; the parameter's text is what value_expr gave on the

@@ -50,12 +50,12 @@ static void my_check_describe(const struct ss_colinfo *col, struct ss_canon_src 
 	out->frac_digits = col->precision < 0 || col->precision > 6 ? 6 : col->precision;
 }
 
-/* A DECIMAL(65,30) text without trailing fraction zeros or '.'. */
+/* A DECIMAL(65,30) value's text without trailing fraction zeros or '.'
+ * (the text always has the 30 fraction digits, also after ROUND with a
+ * per-row number of digits). */
 static void trim_dec(const char *d, struct ss_buf *out)
 {
-	ss_buf_addf(out,
-		    "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST((%s) + CAST(0 AS DECIMAL(65,30)) AS CHAR)))",
-		    d);
+	ss_buf_addf(out, "TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST(%s AS CHAR)))", d);
 }
 
 /* The canonical decimal of a float's text s (any of 1e300, -1.5e-7,
@@ -76,23 +76,28 @@ static void float_digits_path(const char *s, int digits, int ge1, struct ss_buf 
 	ss_buf_init(&d1);
 	ss_buf_init(&q1);
 	ss_buf_addf(&m, "SUBSTRING_INDEX(LOWER(%s), 'e', 1)", s);
-	ss_buf_addf(&x, "IF(LOCATE('e', LOWER(%s)) > 0, CAST(SUBSTRING_INDEX(LOWER(%s), 'e', -1) AS SIGNED), 0)",
+	ss_buf_addf(&x,
+		    "IF(LOCATE('e', LOWER(%s)) > 0, CAST(SUBSTRING_INDEX(LOWER(%s), 'e', -1) AS "
+		    "SIGNED), 0)",
 		    s, s);
 	ss_buf_addf(&a, "TRIM(LEADING '-' FROM %s)", m.data);
-	ss_buf_addf(&fp, "IF(LOCATE('.', %s) > 0, SUBSTRING_INDEX(%s, '.', -1), '')", a.data, a.data);
+	ss_buf_addf(&fp, "IF(LOCATE('.', %s) > 0, SUBSTRING_INDEX(%s, '.', -1), '')", a.data,
+		    a.data);
 	ss_buf_addf(&d0, "TRIM(LEADING '0' FROM REPLACE(%s, '.', ''))", a.data);
 	ss_buf_addf(&d, "TRIM(TRAILING '0' FROM %s)", d0.data);
-	ss_buf_addf(&q, "(%s - CHAR_LENGTH(%s) + CHAR_LENGTH(%s) - CHAR_LENGTH(%s))", x.data, fp.data,
-		    d0.data, d.data);
+	ss_buf_addf(&q, "(%s - CHAR_LENGTH(%s) + CHAR_LENGTH(%s) - CHAR_LENGTH(%s))", x.data,
+		    fp.data, d0.data, d.data);
 	ss_buf_addf(&d1,
-		    "IF(CHAR_LENGTH(%s) > %d, CAST(CAST(LEFT(%s, %d) AS UNSIGNED) + (SUBSTRING(%s, %d, 1) >= '5') AS CHAR), %s)",
+		    "IF(CHAR_LENGTH(%s) > %d, CAST(CAST(LEFT(%s, %d) AS UNSIGNED) + (SUBSTRING(%s, "
+		    "%d, 1) >= '5') AS CHAR), %s)",
 		    d.data, digits, d.data, digits, d.data, digits + 1, d.data);
 	ss_buf_addf(&q1, "(%s + GREATEST(CHAR_LENGTH(%s) - %d, 0))", q.data, d.data, digits);
 	ss_buf_addf(out, "CONCAT(IF(LEFT(%s, 1) = '-', '-', ''), ", s);
 	if (ge1)
 		ss_buf_addf(out, "%s, REPEAT('0', %s))", d1.data, q1.data);
 	else
-		ss_buf_addf(out, "'0.', REPEAT('0', -%s - CHAR_LENGTH(%s)), TRIM(TRAILING '0' FROM %s))",
+		ss_buf_addf(out,
+			    "'0.', REPEAT('0', -%s - CHAR_LENGTH(%s)), TRIM(TRAILING '0' FROM %s))",
 			    q1.data, d1.data, d1.data);
 	ss_buf_free(&m);
 	ss_buf_free(&x);
@@ -133,7 +138,9 @@ static void float_double(const char *x, int digits, struct ss_buf *out)
 		struct ss_buf f;
 		ss_buf_init(&f);
 		ss_buf_addf(&f, "CAST(CAST(%s AS FLOAT) AS CHAR)", x);
-		ss_buf_addf(out, "CASE WHEN ABS(%s) >= 1e-44 AND ABS(%s) <= 3.4e38 THEN CASE WHEN ABS(%s) >= 1e-13 AND ABS(%s) < 1e35 THEN ",
+		ss_buf_addf(out,
+			    "CASE WHEN ABS(%s) >= 1e-44 AND ABS(%s) <= 3.4e38 THEN CASE WHEN "
+			    "ABS(%s) >= 1e-13 AND ABS(%s) < 1e35 THEN ",
 			    x, x, x, x);
 		float_short_text(f.data, out);
 		ss_buf_addf(out, " WHEN ABS(%s) >= 1 THEN ", x);
@@ -146,13 +153,12 @@ static void float_double(const char *x, int digits, struct ss_buf *out)
 		ss_buf_adds(out, "CASE ");
 	}
 	/* the shortest text as an exact DECIMAL, rounded to digits significant
-	 * digits (e: the exponent of its leading digit) */
+	 * digits.  The exponent of the leading digit comes from LOG10: it can
+	 * be one off only within an ulp or two of a power of ten, where the
+	 * digits around the rounding position are all 9s or all 0s and
+	 * rounding one digit further gives the same decimal. */
 	ss_buf_addf(&d, "CAST(%s AS DECIMAL(65,30))", x);
-	ss_buf_addf(&e,
-		    "IF(ABS(%s) >= 1, CHAR_LENGTH(CAST(TRUNCATE(ABS(%s), 0) AS CHAR)) - 1,"
-		    " CHAR_LENGTH(TRIM(LEADING '0' FROM SUBSTRING(CAST(ABS(%s) AS CHAR), 3)))"
-		    " - CHAR_LENGTH(CAST(ABS(%s) AS CHAR)) + 1)",
-		    x, d.data, d.data, d.data);
+	ss_buf_addf(&e, "FLOOR(LOG10(ABS(%s)))", x);
 	ss_buf_addf(&r, "ROUND(%s, %d - %s)", d.data, digits - 1, e.data);
 	ss_buf_addf(out, "WHEN ABS(%s) >= 1e-13 AND ABS(%s) < 1e35 THEN ", x, x);
 	trim_dec(r.data, out);
@@ -170,7 +176,8 @@ static void float_double(const char *x, int digits, struct ss_buf *out)
 static void float_expr(const struct ss_colinfo *col, const char *x, int own_float, int digits,
 		       struct ss_buf *out)
 {
-	ss_buf_addf(out, "CASE WHEN %s IS NULL THEN 'N' WHEN %s = 0 THEN 'f0;' ELSE CONCAT('f', ", x, x);
+	ss_buf_addf(out, "CASE WHEN %s IS NULL THEN 'N' WHEN %s = 0 THEN 'f0;' ELSE CONCAT('f', ",
+		    x, x);
 	if (own_float && is_single(col)) {
 		/* a FLOAT prints correctly rounded to 6 digits */
 		struct ss_buf s;
@@ -195,12 +202,14 @@ static void fraction_expr(const char *t, int digits, struct ss_buf *out)
 	if (digits <= 0)
 		ss_buf_addf(out, "SUBSTRING_INDEX(%s, '.', 1)", t);
 	else
-		ss_buf_addf(out, "CONCAT(SUBSTRING_INDEX(%s, '.', 1), '.', LEFT(SUBSTRING_INDEX(%s, '.', -1), %d))",
+		ss_buf_addf(out,
+			    "CONCAT(SUBSTRING_INDEX(%s, '.', 1), '.', LEFT(SUBSTRING_INDEX(%s, "
+			    "'.', -1), %d))",
 			    t, t, digits);
 }
 
-static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_canon_col *spec,
-			       struct ss_buf *out)
+static int canon_expr_raw(const struct ss_colinfo *col, const struct ss_canon_col *spec,
+			  struct ss_buf *out)
 {
 	char own = ss_canon_class_of(col->vtype);
 	struct ss_buf x, t;
@@ -213,10 +222,12 @@ static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 	case SS_C_TEXT:
 		if (own == SS_C_TEXT) {
 			ss_buf_addf(&t, "CONVERT(%s USING utf8mb4)", x.data);
-			ss_buf_addf(out, "COALESCE(CONCAT('s', LENGTH(%s), ':', %s), 'N')", t.data, t.data);
+			ss_buf_addf(out, "COALESCE(CONCAT('s', LENGTH(%s), ':', %s), 'N')", t.data,
+				    t.data);
 		} else if (own == SS_C_INT || own == SS_C_NUMERIC || own == SS_C_DATE) {
 			ss_buf_addf(&t, "CAST(%s AS CHAR)", x.data);
-			ss_buf_addf(out, "COALESCE(CONCAT('s', LENGTH(%s), ':', %s), 'N')", t.data, t.data);
+			ss_buf_addf(out, "COALESCE(CONCAT('s', LENGTH(%s), ':', %s), 'N')", t.data,
+				    t.data);
 		} else {
 			rc = -1;
 		}
@@ -231,11 +242,12 @@ static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 	case SS_C_NUMERIC:
 		if (own == SS_C_NUMERIC && col->scale > 0)
 			ss_buf_addf(out,
-				    "COALESCE(CONCAT('n', IF(%s = 0, '0', TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM %s))), ';'), 'N')",
+				    "COALESCE(CONCAT('n', IF(%s = 0, '0', TRIM(TRAILING '.' FROM "
+				    "TRIM(TRAILING '0' FROM %s))), ';'), 'N')",
 				    x.data, x.data);
 		else if (own == SS_C_NUMERIC || own == SS_C_INT)
-			ss_buf_addf(out, "COALESCE(CONCAT('n', IF(%s = 0, '0', %s), ';'), 'N')", x.data,
-				    x.data);
+			ss_buf_addf(out, "COALESCE(CONCAT('n', IF(%s = 0, '0', %s), ';'), 'N')",
+				    x.data, x.data);
 		else
 			rc = -1;
 		break;
@@ -254,7 +266,8 @@ static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 			rc = -1;
 			break;
 		}
-		ss_buf_addf(out, "CASE WHEN %s IS NULL THEN 'N' WHEN %s <> 0 THEN 'b1;' ELSE 'b0;' END",
+		ss_buf_addf(out,
+			    "CASE WHEN %s IS NULL THEN 'N' WHEN %s <> 0 THEN 'b1;' ELSE 'b0;' END",
 			    x.data, x.data);
 		break;
 	case SS_C_BINARY:
@@ -266,8 +279,10 @@ static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 		break;
 	case SS_C_DATE:
 		if (own == SS_C_DATE)
-			ss_buf_addf(out, "COALESCE(CONCAT('d', DATE_FORMAT(%s, '%%Y-%%m-%%d'), ';'), 'N')",
-				    x.data);
+			ss_buf_addf(
+				out,
+				"COALESCE(CONCAT('d', DATE_FORMAT(%s, '%%Y-%%m-%%d'), ';'), 'N')",
+				x.data);
 		else if (own == SS_C_TEXT)
 			ss_buf_addf(out, "COALESCE(CONCAT('d', %s, ';'), 'N')", x.data);
 		else
@@ -277,7 +292,14 @@ static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 	case SS_C_TIMESTAMP:
 		if (own == SS_C_TIME)
 			ss_buf_addf(&t, "TIME_FORMAT(%s, '%%H:%%i:%%s.%%f')", x.data);
-		else if (own == SS_C_TIMESTAMP)
+		else if (own == SS_C_TIMESTAMP && col->precision >= spec->digits &&
+			 col->precision <= 6) {
+			/* prints exactly the column's fraction digits, fixed width */
+			ss_buf_addf(out,
+				    "COALESCE(CONCAT('p', LEFT(CAST(%s AS CHAR), %d), ';'), 'N')",
+				    x.data, spec->digits ? 20 + spec->digits : 19);
+			break;
+		} else if (own == SS_C_TIMESTAMP)
 			ss_buf_addf(&t, "DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')", x.data);
 		else {
 			rc = -1;
@@ -293,12 +315,35 @@ static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 		else
 			rc = -1;
 		break;
-	default: /* JSON: no canonical form in SQL */
-		rc = -1;
+	default: /* JSON: no canonical form in SQL */ rc = -1;
 	}
 	ss_buf_free(&x);
 	ss_buf_free(&t);
 	return rc;
+}
+
+/* The canonical expression; for a NOT NULL column without the NULL
+ * branch. */
+static int my_check_canon_expr(const struct ss_colinfo *col, const struct ss_canon_col *spec,
+			       struct ss_buf *out)
+{
+	struct ss_buf e;
+	static const char head[] = "COALESCE(", tail[] = ", 'N')";
+
+	ss_buf_init(&e);
+	if (canon_expr_raw(col, spec, &e) < 0) {
+		ss_buf_free(&e);
+		return -1;
+	}
+	if (!col->nullable && e.len > sizeof head + sizeof tail &&
+	    strncmp(e.data, head, sizeof head - 1) == 0 &&
+	    strcmp(e.data + e.len - (sizeof tail - 1), tail) == 0)
+		ss_buf_add(out, e.data + sizeof head - 1,
+			   e.len - (sizeof head - 1) - (sizeof tail - 1));
+	else
+		ss_buf_add(out, e.data, e.len);
+	ss_buf_free(&e);
+	return 0;
 }
 
 static void my_check_value_expr(const struct ss_colinfo *col, struct ss_buf *out)
@@ -336,11 +381,9 @@ static void my_check_concat(const char *const *exprs, int n, struct ss_buf *out)
 	ss_buf_addc(out, ')');
 }
 
-static void my_check_hash_agg(const char *row_expr, struct ss_buf *out)
+static void my_check_row_hash(const char *row_expr, struct ss_buf *out)
 {
-	ss_buf_addf(out,
-		    "COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(MD5(%s), 1, 15), 16, 10) AS UNSIGNED)), 0)",
-		    row_expr);
+	ss_buf_addf(out, "CAST(CONV(SUBSTRING(MD5(%s), 1, 15), 16, 10) AS UNSIGNED)", row_expr);
 }
 
 /* Parameters arrive as strings; comparing one with a number would go
@@ -351,9 +394,9 @@ static void my_check_param(const struct ss_colinfo *col, int n, struct ss_buf *o
 	switch (col->vtype) {
 	case SS_V_INT:
 	case SS_V_BOOL:
-		ss_buf_adds(out, has_word(col->type, "unsigned") || col->vtype == SS_V_BOOL
-					 ? "CAST(? AS UNSIGNED)"
-					 : "CAST(? AS SIGNED)");
+		ss_buf_adds(out, has_word(col->type, "unsigned") || col->vtype == SS_V_BOOL ?
+					 "CAST(? AS UNSIGNED)" :
+					 "CAST(? AS SIGNED)");
 		break;
 	case SS_V_NUMERIC: ss_buf_adds(out, "CAST(? AS DECIMAL(65,30))"); break;
 	case SS_V_FLOAT: ss_buf_adds(out, "CAST(? AS DOUBLE)"); break;
@@ -431,7 +474,7 @@ const struct ss_check_ops ss_mariadb_check_ops = {
 	.canon_expr = my_check_canon_expr,
 	.value_expr = my_check_value_expr,
 	.concat = my_check_concat,
-	.hash_agg = my_check_hash_agg,
+	.row_hash = my_check_row_hash,
 	.param = my_check_param,
 	.log_hwm = my_check_log_hwm,
 	.log_pending = my_check_log_pending,

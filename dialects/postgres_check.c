@@ -26,7 +26,9 @@ static int pg_check_prepare(struct ss_conn *c, struct ss_err *err)
 	if (ss_db_query_value(c, "SHOW server_encoding", 0, NULL, &enc, err) < 0)
 		return -1;
 	if (!enc || strcmp(enc, "UTF8") != 0) {
-		ss_err_set(err, "database %s: the drift check needs a UTF8 database (server_encoding is %s)",
+		ss_err_set(err,
+			   "database %s: the drift check needs a UTF8 database (server_encoding is "
+			   "%s)",
 			   c->db->name, enc ? enc : "unknown");
 		free(enc);
 		return -1;
@@ -42,30 +44,19 @@ static void pg_check_describe(const struct ss_colinfo *col, struct ss_canon_src 
 	out->frac_digits = col->precision < 0 || col->precision > 6 ? 6 : col->precision;
 }
 
-/* Exponent of the leading digit of the (nonzero) numeric n, from its text:
- * exact, unlike log(). */
-static void exponent_of(const char *n, struct ss_buf *out)
-{
-	ss_buf_addf(out,
-		    "(CASE WHEN abs(%s) >= 1 THEN length(trunc(abs(%s))::text) - 1"
-		    " ELSE length(ltrim(substr(abs(%s)::text, 3), '0')) - length(abs(%s)::text) + 1 END)",
-		    n, n, n, n);
-}
-
-/* 'f' || the double x (an expression of type float8) at digits
- * significant digits: its shortest text rounded half away from zero. */
+/* 'f' || the double x (an expression of type float8, not 0, finite) at
+ * digits significant digits: its shortest text rounded half away from
+ * zero.  The exponent of the leading digit comes from log(): it can be one
+ * off only within an ulp or two of a power of ten, where the digits around
+ * the rounding position are all 9s or all 0s and rounding one digit further
+ * gives the same decimal. */
 static void float_double(const char *x, int digits, struct ss_buf *out)
 {
-	struct ss_buf n, e;
-
-	ss_buf_init(&n);
-	ss_buf_init(&e);
-	ss_buf_addf(&n, "(%s)::text::numeric", x);
-	exponent_of(n.data, &e);
-	ss_buf_addf(out, "'f' || trim_scale(round(%s, %d - %s))::text || ';'", n.data, digits - 1,
-		    e.data);
-	ss_buf_free(&n);
-	ss_buf_free(&e);
+	ss_buf_addf(
+		out,
+		"'f' || trim_scale(round((%s)::text::numeric, %d - floor(log(abs(%s)))::int))::text"
+		" || ';'",
+		x, digits - 1, x);
 }
 
 static void float_expr(const char *x, int is_real, int digits, struct ss_buf *out)
@@ -100,12 +91,14 @@ static void fraction_expr(const char *t, int digits, struct ss_buf *out)
 	if (digits <= 0)
 		ss_buf_addf(out, "split_part(%s, '.', 1)", t);
 	else
-		ss_buf_addf(out, "split_part(%s, '.', 1) || '.' || rpad(split_part(%s, '.', 2), %d, '0')",
-			    t, t, digits);
+		ss_buf_addf(
+			out,
+			"split_part(%s, '.', 1) || '.' || rpad(split_part(%s, '.', 2), %d, '0')", t,
+			t, digits);
 }
 
-static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_canon_col *spec,
-			       struct ss_buf *out)
+static int canon_expr_raw(const struct ss_colinfo *col, const struct ss_canon_col *spec,
+			  struct ss_buf *out)
 {
 	char own = ss_canon_class_of(col->vtype);
 	struct ss_buf x, t;
@@ -121,7 +114,8 @@ static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 			rc = -1;
 			break;
 		}
-		ss_buf_addf(out, "coalesce('s' || octet_length((%s)::text) || ':' || (%s)::text, 'N')",
+		ss_buf_addf(out,
+			    "coalesce('s' || octet_length((%s)::text) || ':' || (%s)::text, 'N')",
 			    x.data, x.data);
 		break;
 	case SS_C_JSON:
@@ -130,7 +124,8 @@ static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 			break;
 		}
 		ss_buf_addf(out,
-			    "coalesce('j' || octet_length((%s)::jsonb::text) || ':' || (%s)::jsonb::text, 'N')",
+			    "coalesce('j' || octet_length((%s)::jsonb::text) || ':' || "
+			    "(%s)::jsonb::text, 'N')",
 			    x.data, x.data);
 		break;
 	case SS_C_INT:
@@ -142,7 +137,8 @@ static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 		break;
 	case SS_C_NUMERIC:
 		if (own == SS_C_NUMERIC)
-			ss_buf_addf(out, "coalesce('n' || trim_scale(%s)::text || ';', 'N')", x.data);
+			ss_buf_addf(out, "coalesce('n' || trim_scale(%s)::text || ';', 'N')",
+				    x.data);
 		else if (own == SS_C_INT)
 			ss_buf_addf(out, "coalesce('n' || (%s)::text || ';', 'N')", x.data);
 		else
@@ -160,11 +156,14 @@ static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 		break;
 	case SS_C_BOOL:
 		if (own == SS_C_BOOL)
-			ss_buf_addf(out, "CASE WHEN %s THEN 'b1;' WHEN NOT %s THEN 'b0;' ELSE 'N' END",
+			ss_buf_addf(out,
+				    "CASE WHEN %s THEN 'b1;' WHEN NOT %s THEN 'b0;' ELSE 'N' END",
 				    x.data, x.data);
 		else if (own == SS_C_INT)
-			ss_buf_addf(out, "CASE WHEN %s <> 0 THEN 'b1;' WHEN %s = 0 THEN 'b0;' ELSE 'N' END",
-				    x.data, x.data);
+			ss_buf_addf(
+				out,
+				"CASE WHEN %s <> 0 THEN 'b1;' WHEN %s = 0 THEN 'b0;' ELSE 'N' END",
+				x.data, x.data);
 		else
 			rc = -1;
 		break;
@@ -211,6 +210,30 @@ static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
 	return rc;
 }
 
+/* The canonical expression; for a NOT NULL column without the NULL
+ * branch. */
+static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_canon_col *spec,
+			       struct ss_buf *out)
+{
+	struct ss_buf e;
+	static const char head[] = "coalesce(", tail[] = ", 'N')";
+
+	ss_buf_init(&e);
+	if (canon_expr_raw(col, spec, &e) < 0) {
+		ss_buf_free(&e);
+		return -1;
+	}
+	if (!col->nullable && e.len > sizeof head + sizeof tail &&
+	    strncmp(e.data, head, sizeof head - 1) == 0 &&
+	    strcmp(e.data + e.len - (sizeof tail - 1), tail) == 0)
+		ss_buf_add(out, e.data + sizeof head - 1,
+			   e.len - (sizeof head - 1) - (sizeof tail - 1));
+	else
+		ss_buf_add(out, e.data, e.len);
+	ss_buf_free(&e);
+	return 0;
+}
+
 static void pg_check_value_expr(const struct ss_colinfo *col, struct ss_buf *out)
 {
 	struct ss_buf x;
@@ -239,11 +262,9 @@ static void pg_check_concat(const char *const *exprs, int n, struct ss_buf *out)
 	}
 }
 
-static void pg_check_hash_agg(const char *row_expr, struct ss_buf *out)
+static void pg_check_row_hash(const char *row_expr, struct ss_buf *out)
 {
-	ss_buf_addf(out,
-		    "count(*), coalesce(sum(('x' || substr(md5(%s), 1, 15))::bit(60)::bigint), 0)",
-		    row_expr);
+	ss_buf_addf(out, "('x' || substr(md5(%s), 1, 15))::bit(60)::bigint", row_expr);
 }
 
 static void pg_check_param(const struct ss_colinfo *col, int n, struct ss_buf *out)
@@ -326,7 +347,7 @@ const struct ss_check_ops ss_postgres_check_ops = {
 	.canon_expr = pg_check_canon_expr,
 	.value_expr = pg_check_value_expr,
 	.concat = pg_check_concat,
-	.hash_agg = pg_check_hash_agg,
+	.row_hash = pg_check_row_hash,
 	.param = pg_check_param,
 	.log_hwm = pg_check_log_hwm,
 	.log_pending = pg_check_log_pending,

@@ -1,7 +1,7 @@
 /*
  * sqlite_check.c -- the drift check's SQL for SQLite (through ODBC).
  *
- * SQLite has no MD5, so it never hashes in SQL: hash_agg is NULL and the
+ * SQLite has no MD5, so it never hashes in SQL: row_hash is NULL and the
  * check reads each chunk's rows and hashes them with canon.c.  What this
  * file provides is the value expressions that make that exact under
  * SQLite's dynamic typing: REAL values leave as C99 hex floats (SQLite's
@@ -42,13 +42,14 @@ static int sq_check_canon_expr(const struct ss_colinfo *col, const struct ss_can
  * may be one off; the margin absorbs it). */
 static void hexfloat(const char *x, struct ss_buf *out)
 {
-	ss_buf_addf(out,
-		    "CASE WHEN %s = 0 THEN '0' WHEN %s = 9e999 THEN 'Infinity'"
-		    " WHEN %s = -9e999 THEN '-Infinity'"
-		    " ELSE (SELECT printf('%%s0x%%xp%%d', CASE WHEN %s < 0 THEN '-' ELSE '' END,"
-		    " CAST(abs(%s) * power(2.0, -s / 2) * power(2.0, -s - (-s / 2)) AS INTEGER), s)"
-		    " FROM (SELECT max(CAST(floor(log2(abs(%s))) AS INTEGER) - 54, -1074) AS s)) END",
-		    x, x, x, x, x, x);
+	ss_buf_addf(
+		out,
+		"CASE WHEN %s = 0 THEN '0' WHEN %s = 9e999 THEN 'Infinity'"
+		" WHEN %s = -9e999 THEN '-Infinity'"
+		" ELSE (SELECT printf('%%s0x%%xp%%d', CASE WHEN %s < 0 THEN '-' ELSE '' END,"
+		" CAST(abs(%s) * power(2.0, -s / 2) * power(2.0, -s - (-s / 2)) AS INTEGER), s)"
+		" FROM (SELECT max(CAST(floor(log2(abs(%s))) AS INTEGER) - 54, -1074) AS s)) END",
+		x, x, x, x, x, x);
 }
 
 static void sq_check_value_expr(const struct ss_colinfo *col, struct ss_buf *out)
@@ -108,8 +109,9 @@ static int sq_check_log_hwm(struct ss_conn *c, const char *job, uint64_t *hwm, s
 	ss_buf_init(&sql);
 	ss_buf_addf(&name, "shadowsync_log_%s", job);
 	const char *params[1] = {name.data};
-	rc = ss_db_query_value(c, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-			       1, params, &v, err);
+	rc = ss_db_query_value(
+		c, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", 1,
+		params, &v, err);
 	if (rc == 0 && v && atoi(v) > 0) {
 		free(v);
 		v = NULL;
@@ -158,7 +160,7 @@ const struct ss_check_ops ss_sqlite_check_ops = {
 	.canon_expr = sq_check_canon_expr,
 	.value_expr = sq_check_value_expr,
 	.concat = sq_check_concat,
-	.hash_agg = NULL,
+	.row_hash = NULL,
 	.param = sq_check_param,
 	.log_hwm = sq_check_log_hwm,
 	.log_pending = sq_check_log_pending,

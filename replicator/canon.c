@@ -33,9 +33,9 @@ static const uint32_t md5_k[64] = {
 	0xeb86d391,
 };
 static const uint8_t md5_r[64] = {
-	7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9,  14, 20, 5, 9,
-	14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-	4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+	7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 5,  9,  14, 20, 5,  9,
+	14, 20, 5,  9,  14, 20, 5,  9,  14, 20, 4,  11, 16, 23, 4,  11, 16, 23, 4,  11, 16, 23,
+	4,  11, 16, 23, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21,
 };
 
 static void md5_block(struct ss_md5 *m, const uint8_t *p)
@@ -43,8 +43,8 @@ static void md5_block(struct ss_md5 *m, const uint8_t *p)
 	uint32_t w[16], a = m->a, b = m->b, c = m->c, d = m->d;
 
 	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[i * 4] | (uint32_t)p[i * 4 + 1] << 8 | (uint32_t)p[i * 4 + 2] << 16 |
-		       (uint32_t)p[i * 4 + 3] << 24;
+		w[i] = (uint32_t)p[i * 4] | (uint32_t)p[i * 4 + 1] << 8 |
+		       (uint32_t)p[i * 4 + 2] << 16 | (uint32_t)p[i * 4 + 3] << 24;
 	for (int i = 0; i < 64; i++) {
 		uint32_t f;
 		int g;
@@ -553,7 +553,8 @@ static int jstr(struct jcur *j, struct ss_buf *out)
 				return -1;
 			j->p += 4;
 			if (cp >= 0xD800 && cp < 0xDC00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
-			    j->p[1] == 'u' && jhex(j->p + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+			    j->p[1] == 'u' && jhex(j->p + 2, &lo) == 0 && lo >= 0xDC00 &&
+			    lo < 0xE000) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				j->p += 6;
 			}
@@ -684,7 +685,7 @@ static int jobject(struct jcur *j, struct ss_buf *out)
 			goto done;
 		}
 		jws(j);
-		if (j->p >= j->end || *j->p != ':' ) {
+		if (j->p >= j->end || *j->p != ':') {
 			ss_buf_free(&k);
 			goto done;
 		}
@@ -717,7 +718,8 @@ static int jobject(struct jcur *j, struct ss_buf *out)
 	int first = 1;
 	for (int i = 0; i < n; i++) {
 		/* duplicate keys: the last one written wins */
-		if (i + 1 < n && m[i + 1].klen == m[i].klen && memcmp(m[i + 1].key, m[i].key, m[i].klen) == 0)
+		if (i + 1 < n && m[i + 1].klen == m[i].klen &&
+		    memcmp(m[i + 1].key, m[i].key, m[i].klen) == 0)
 			continue;
 		if (!first)
 			ss_buf_adds(out, ", ");
@@ -892,8 +894,14 @@ static int is_true_text(const char *v, size_t len)
 	if (len == 0)
 		return 0;
 	switch (v[0]) {
-	case 't': case 'T': case 'y': case 'Y': return 1;
-	case 'f': case 'F': case 'n': case 'N': return 0;
+	case 't':
+	case 'T':
+	case 'y':
+	case 'Y': return 1;
+	case 'f':
+	case 'F':
+	case 'n':
+	case 'N': return 0;
 	default:
 		/* a number: true unless it is zero */
 		for (size_t i = 0; i < len; i++)
@@ -921,19 +929,19 @@ int ss_canon_value(const struct ss_canon_col *spec, uint8_t vtype, const char *v
 		goto done;
 	case SS_C_JSON:
 		if (ss_canon_json(v, len, &t) < 0) {
-			ss_err_set(err, "value is not JSON: \"%.*s\"", (int)(len > 60 ? 60 : len), v);
+			ss_err_set(err, "value is not JSON: \"%.*s\"", (int)(len > 60 ? 60 : len),
+				   v);
 			rc = -1;
 			goto done;
 		}
 		ss_buf_addf(out, "j%zu:", t.len);
 		ss_buf_add(out, t.data ? t.data : "", t.len);
 		goto done;
-	case SS_C_INT:
-		ss_buf_add(&t, v, len);
-		break;
+	case SS_C_INT: ss_buf_add(&t, v, len); break;
 	case SS_C_NUMERIC:
 		if (ss_canon_decimal(v, len, &t) < 0) {
-			ss_err_set(err, "value is not a number: \"%.*s\"", (int)(len > 60 ? 60 : len), v);
+			ss_err_set(err, "value is not a number: \"%.*s\"",
+				   (int)(len > 60 ? 60 : len), v);
 			rc = -1;
 			goto done;
 		}
@@ -946,20 +954,15 @@ int ss_canon_value(const struct ss_canon_col *spec, uint8_t vtype, const char *v
 			goto done;
 		}
 		break;
-	case SS_C_BOOL:
-		ss_buf_addc(&t, is_true_text(v, len) ? '1' : '0');
-		break;
-	case SS_C_BINARY:
-		ss_hex_encode((const uint8_t *)v, len, &t);
-		break;
-	case SS_C_TIME:
-		ss_canon_fraction(v, len, spec->digits, &t);
-		break;
+	case SS_C_BOOL: ss_buf_addc(&t, is_true_text(v, len) ? '1' : '0'); break;
+	case SS_C_BINARY: ss_hex_encode((const uint8_t *)v, len, &t); break;
+	case SS_C_TIME: ss_canon_fraction(v, len, spec->digits, &t); break;
 	case SS_C_TIMESTAMP: {
 		struct ss_buf u;
 		ss_buf_init(&u);
 		if (timestamp_utc(v, len, &u) < 0) {
-			ss_err_set(err, "value is not a timestamp: \"%.*s\"", (int)(len > 60 ? 60 : len), v);
+			ss_err_set(err, "value is not a timestamp: \"%.*s\"",
+				   (int)(len > 60 ? 60 : len), v);
 			ss_buf_free(&u);
 			rc = -1;
 			goto done;
@@ -972,9 +975,7 @@ int ss_canon_value(const struct ss_canon_col *spec, uint8_t vtype, const char *v
 		for (size_t i = 0; i < len; i++)
 			ss_buf_addc(&t, (char)tolower((unsigned char)v[i]));
 		break;
-	default: /* SS_C_DATE and anything else: as written */
-		ss_buf_add(&t, v, len);
-		break;
+	default: /* SS_C_DATE and anything else: as written */ ss_buf_add(&t, v, len); break;
 	}
 	(void)vtype;
 	ss_buf_addc(out, spec->cls);

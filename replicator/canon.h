@@ -32,17 +32,20 @@
 
 /* Canonical classes (the letter written in front of each value). */
 enum ss_canon_class {
-	SS_C_TEXT = 's',      /* UTF-8 bytes, length-prefixed */
-	SS_C_INT = 'i',       /* -?[0-9]+ */
-	SS_C_NUMERIC = 'n',   /* exact decimal: no exponent, no trailing fraction zeros, no '.' at the end, -0 = 0; NaN */
-	SS_C_FLOAT = 'f',     /* rounded to digits significant digits, then written as a canonical decimal */
-	SS_C_BOOL = 'b',      /* 1 or 0 */
-	SS_C_BINARY = 'x',    /* lowercase hex */
-	SS_C_DATE = 'd',      /* YYYY-MM-DD */
-	SS_C_TIME = 't',      /* HH:MM:SS[.f] with exactly digits fraction digits (truncated) */
-	SS_C_TIMESTAMP = 'p', /* YYYY-MM-DD HH:MM:SS[.f], UTC for zoned columns, digits fraction digits */
-	SS_C_JSON = 'j',      /* PostgreSQL jsonb text form, length-prefixed */
-	SS_C_UUID = 'u',      /* lowercase 8-4-4-4-12 */
+	SS_C_TEXT = 's', /* UTF-8 bytes, length-prefixed */
+	SS_C_INT = 'i',  /* -?[0-9]+ */
+	SS_C_NUMERIC =
+		'n', /* exact decimal: no exponent, no trailing fraction zeros, no '.' at the end, -0 = 0; NaN */
+	SS_C_FLOAT =
+		'f', /* rounded to digits significant digits, then written as a canonical decimal */
+	SS_C_BOOL = 'b',   /* 1 or 0 */
+	SS_C_BINARY = 'x', /* lowercase hex */
+	SS_C_DATE = 'd',   /* YYYY-MM-DD */
+	SS_C_TIME = 't',   /* HH:MM:SS[.f] with exactly digits fraction digits (truncated) */
+	SS_C_TIMESTAMP =
+		'p', /* YYYY-MM-DD HH:MM:SS[.f], UTC for zoned columns, digits fraction digits */
+	SS_C_JSON = 'j', /* PostgreSQL jsonb text form, length-prefixed */
+	SS_C_UUID = 'u', /* lowercase 8-4-4-4-12 */
 };
 
 /* What one side's column holds, as its dialect describes it. */

@@ -30,8 +30,10 @@ static struct ss_conn *open_db(const struct ss_jobconf *job, const struct ss_dbc
 		return NULL;
 	}
 	if (!c->d->check) {
-		ss_tool_error(cmd, "job %s: database %s: the drift check is not available for %s databases",
-			      job->name, db->name, c->d->name);
+		ss_tool_error(
+			cmd,
+			"job %s: database %s: the drift check is not available for %s databases",
+			job->name, db->name, c->d->name);
 		ss_db_disconnect(c);
 		return NULL;
 	}
@@ -54,7 +56,8 @@ static int table_selected(const char *want, const struct ss_tableinfo *t)
 		return 1;
 	if (ss_config_parse_table(want, &spec, &err) < 0)
 		return strcmp(want, t->name) == 0;
-	ok = strcmp(spec.name, t->name) == 0 && (!spec.schema || strcmp(spec.schema, t->schema) == 0);
+	ok = strcmp(spec.name, t->name) == 0 &&
+	     (!spec.schema || strcmp(spec.schema, t->schema) == 0);
 	ss_tablespec_free(&spec);
 	return ok;
 }
@@ -101,8 +104,8 @@ static int check_job(const struct ss_check_opts *o, const struct ss_config *cfg,
 		if (ss_check_table(o, cfg, job, src, &tables[i], tgt, job->ntargets, r) < 0) {
 			for (int k = 0; k < job->ntargets; k++)
 				if (r[k].error)
-					ss_tool_error(cmd, "job %s: table %s -> %s: %s", job->name, r[k].table,
-						      r[k].target, r[k].error);
+					ss_tool_error(cmd, "job %s: table %s -> %s: %s", job->name,
+						      r[k].table, r[k].target, r[k].error);
 			rc = 2;
 		}
 	}
@@ -150,17 +153,22 @@ int ss_cmd_check(int argc, char **argv)
 			else if (strcmp(optarg, "html") == 0)
 				format = SS_CHECK_HTML;
 			else {
-				ss_tool_error(cmd, "invalid value \"%s\" for --format (text, json or html)",
-					      optarg);
+				ss_tool_error(
+					cmd,
+					"invalid value \"%s\" for --format (text, json or html)",
+					optarg);
 				return 2;
 			}
 			break;
 		case 'm':
 		case 'w':
-			if (ss_parse_duration(optarg, opt == 'm' ? &o.min_age_us : &o.max_wait_us) < 0 ||
+			if (ss_parse_duration(optarg, opt == 'm' ? &o.min_age_us : &o.max_wait_us) <
+				    0 ||
 			    (opt == 'm' ? o.min_age_us : o.max_wait_us) < 0) {
-				ss_tool_error(cmd, "invalid duration \"%s\" for --%s (e.g. 5s, 500ms, 1m)",
-					      optarg, opt == 'm' ? "min-age" : "max-wait");
+				ss_tool_error(
+					cmd,
+					"invalid duration \"%s\" for --%s (e.g. 5s, 500ms, 1m)",
+					optarg, opt == 'm' ? "min-age" : "max-wait");
 				return 2;
 			}
 			break;
@@ -168,8 +176,10 @@ int ss_cmd_check(int argc, char **argv)
 			char *end;
 			long long v = strtoll(optarg, &end, 10);
 			if (*end || v < 1) {
-				ss_tool_error(cmd, "invalid value \"%s\" for --chunk-rows (a positive number)",
-					      optarg);
+				ss_tool_error(
+					cmd,
+					"invalid value \"%s\" for --chunk-rows (a positive number)",
+					optarg);
 				return 2;
 			}
 			o.chunk_rows = v;

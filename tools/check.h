@@ -20,17 +20,17 @@
 enum ss_check_format { SS_CHECK_TEXT, SS_CHECK_JSON, SS_CHECK_HTML };
 
 struct ss_check_diff {
-	char kind;   /* 'M' missing on the target, 'E' extra on the target, 'D' values differ */
-	char **key;  /* display text of each key column (nkey of the result) */
-	int ncols;   /* 'D': the differing columns; 'M'/'E': every compared column */
-	int *cols;   /* indexes into the result's cols */
-	char **src;  /* values on the source (all NULL for 'E') */
-	char **tgt;  /* values on the target (all NULL for 'M') */
+	char kind;  /* 'M' missing on the target, 'E' extra on the target, 'D' values differ */
+	char **key; /* display text of each key column (nkey of the result) */
+	int ncols;  /* 'D': the differing columns; 'M'/'E': every compared column */
+	int *cols;  /* indexes into the result's cols */
+	char **src; /* values on the source (all NULL for 'E') */
+	char **tgt; /* values on the target (all NULL for 'M') */
 };
 
 struct ss_check_result {
 	char *job, *table, *source, *target, *target_table; /* table: schema.name */
-	char **cols; /* compared columns */
+	char **cols;                                        /* compared columns */
 	int ncols;
 	int *key; /* indexes into cols, key order */
 	int nkey;

@@ -109,8 +109,9 @@ static void report_text(FILE *f, const struct ss_check_result *r, int n, double 
 			errors++;
 			continue;
 		}
-		fprintf(f, ": %s: %llu rows (target %llu), %d chunk%s (%d differ), %llu missing, "
-			   "%llu extra, %llu different, %.2f s\n",
+		fprintf(f,
+			": %s: %llu rows (target %llu), %d chunk%s (%d differ), %llu missing, "
+			"%llu extra, %llu different, %.2f s\n",
 			strcmp(status_of(t), "drift") == 0 ? "DRIFT" : "in sync",
 			(unsigned long long)t->src_rows, (unsigned long long)t->tgt_rows, t->chunks,
 			t->chunks == 1 ? "" : "s", t->chunks_differ, (unsigned long long)t->missing,
@@ -138,8 +139,9 @@ static void report_text(FILE *f, const struct ss_check_result *r, int n, double 
 			rows += t->missing + t->extra + t->different;
 		}
 	}
-	fprintf(f, "%d table%s checked: %d in sync, %d with drift (%llu rows), %d error%s, %.2f s\n", n,
-		n == 1 ? "" : "s", n - drift - errors, drift, (unsigned long long)rows, errors,
+	fprintf(f,
+		"%d table%s checked: %d in sync, %d with drift (%llu rows), %d error%s, %.2f s\n",
+		n, n == 1 ? "" : "s", n - drift - errors, drift, (unsigned long long)rows, errors,
 		errors == 1 ? "" : "s", seconds);
 }
 
@@ -166,7 +168,10 @@ static void report_json(FILE *f, const struct ss_check_result *r, int n, double 
 	}
 	ss_buf_init(&b);
 	ss_buf_addf(&b, "{\"status\":\"%s\",\"seconds\":%.3f,\"tables\":[",
-		    errors ? "error" : drift ? "drift" : "in sync", seconds);
+		    errors ? "error" :
+		    drift  ? "drift" :
+			     "in sync",
+		    seconds);
 	for (int i = 0; i < n; i++) {
 		const struct ss_check_result *t = &r[i];
 		if (i)
@@ -184,12 +189,14 @@ static void report_json(FILE *f, const struct ss_check_result *r, int n, double 
 		ss_buf_addf(&b, ",\"status\":\"%s\"", status_of(t));
 		ss_buf_adds(&b, ",\"error\":");
 		json_str(&b, t->error);
-		ss_buf_addf(&b, ",\"source_rows\":%llu,\"target_rows\":%llu,\"chunks\":%d,"
-				"\"chunks_differ\":%d,\"missing\":%llu,\"extra\":%llu,\"different\":%llu,"
-				"\"seconds\":%.3f,\"key\":[",
-			    (unsigned long long)t->src_rows, (unsigned long long)t->tgt_rows, t->chunks,
-			    t->chunks_differ, (unsigned long long)t->missing,
-			    (unsigned long long)t->extra, (unsigned long long)t->different, t->seconds);
+		ss_buf_addf(
+			&b,
+			",\"source_rows\":%llu,\"target_rows\":%llu,\"chunks\":%d,"
+			"\"chunks_differ\":%d,\"missing\":%llu,\"extra\":%llu,\"different\":%llu,"
+			"\"seconds\":%.3f,\"key\":[",
+			(unsigned long long)t->src_rows, (unsigned long long)t->tgt_rows, t->chunks,
+			t->chunks_differ, (unsigned long long)t->missing,
+			(unsigned long long)t->extra, (unsigned long long)t->different, t->seconds);
 		for (int k = 0; k < t->nkey; k++) {
 			if (k)
 				ss_buf_addc(&b, ',');
@@ -204,7 +211,8 @@ static void report_json(FILE *f, const struct ss_check_result *r, int n, double 
 		ss_buf_adds(&b, "],\"rows\":[");
 		for (int k = 0; k < t->ndiffs; k++) {
 			const struct ss_check_diff *d = &t->diffs[k];
-			ss_buf_addf(&b, "%s\n {\"kind\":\"%s\",\"key\":{", k ? "," : "", kind_name(d->kind));
+			ss_buf_addf(&b, "%s\n {\"kind\":\"%s\",\"key\":{", k ? "," : "",
+				    kind_name(d->kind));
 			for (int c = 0; c < t->nkey; c++) {
 				if (c)
 					ss_buf_addc(&b, ',');
@@ -284,8 +292,9 @@ static void report_html(FILE *f, const struct ss_check_result *r, int n, double 
 	      ".null{color:#888;font-style:italic}code{white-space:pre-wrap;word-break:break-all}\n"
 	      "</style></head><body>\n<h1>shadowsync drift report</h1>\n",
 	      f);
-	fprintf(f, "<p>%d table%s checked: %d in sync, <span class=\"%s\">%d with drift</span>, %d "
-		   "error%s, %.2f s.</p>\n",
+	fprintf(f,
+		"<p>%d table%s checked: %d in sync, <span class=\"%s\">%d with drift</span>, %d "
+		"error%s, %.2f s.</p>\n",
 		n, n == 1 ? "" : "s", n - drift - errors, drift ? "drift" : "ok", drift, errors,
 		errors == 1 ? "" : "s", seconds);
 	fputs("<table><tr><th>job</th><th>table</th><th>target</th><th>status</th><th>rows</th>"
@@ -301,9 +310,11 @@ static void report_html(FILE *f, const struct ss_check_result *r, int n, double 
 		html_esc(f, t->table);
 		fputs("</a></td><td>", f);
 		html_esc(f, t->target);
-		fprintf(f, "</td><td class=\"%s\">%s</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
-			   "<td class=\"n\">%d</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
-			   "<td class=\"n\">%llu</td><td class=\"n\">%.2f</td></tr>\n",
+		fprintf(f,
+			"</td><td class=\"%s\">%s</td><td class=\"n\">%llu</td><td "
+			"class=\"n\">%llu</td>"
+			"<td class=\"n\">%d</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
+			"<td class=\"n\">%llu</td><td class=\"n\">%.2f</td></tr>\n",
 			strcmp(st, "in sync") == 0 ? "ok" : st, st, (unsigned long long)t->src_rows,
 			(unsigned long long)t->tgt_rows, t->chunks, (unsigned long long)t->missing,
 			(unsigned long long)t->extra, (unsigned long long)t->different, t->seconds);

@@ -53,9 +53,10 @@
 #
 # Usage:  make bench      or     bash tests/bench/bench.sh
 #   quick check:  N=10000 M=20000 T=3 RUNS=1 MEM_BIG=100000 bash tests/bench/bench.sh
-# Knobs (defaults): N=100000 M=200000 T=10 CLIENTS=2 RUNS=3 WARMUP_S=3
+# Knobs (defaults): N=100000 M=200000 T=10 CLIENTS=2 RUNS=5 WARMUP_S=3
 #   LAT_RATE=200 LAT_SECS=10 LAT_COUNT=50 LAT_GAP_MS=200 LAT_POLL_US=1000
-#   MEM_SMALL=200000 MEM_BIG=2000000 BATCH_ROWS=5000 BENCH_TCP=0
+#   MEM_SMALL=200000 MEM_BIG=2000000 BATCH_ROWS=5000 POLL_INTERVAL=200ms
+#   BENCH_TCP=0 PHASES="1 2 3 4" (a subset runs only those measures)
 #   SS_KEEP_TMP=1 keeps the temp dir (daemon log, pgbench logs, samples).
 # Output: progress on stderr; per-measure lines and the final table on stdout.
 # Runtime with defaults: about 6-8 minutes on 2 cores.
@@ -69,7 +70,7 @@ N=${N:-100000}
 M=${M:-200000}
 T=${T:-10}
 CLIENTS=${CLIENTS:-2}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 WARMUP_S=${WARMUP_S:-3}
 LAT_RATE=${LAT_RATE:-200}
 LAT_SECS=${LAT_SECS:-10}
@@ -80,6 +81,8 @@ MEM_SMALL=${MEM_SMALL:-200000}
 MEM_BIG=${MEM_BIG:-2000000}
 BATCH_ROWS=${BATCH_ROWS:-5000}
 BENCH_TCP=${BENCH_TCP:-0}
+POLL_INTERVAL=${POLL_INTERVAL:-200ms}
+PHASES=${PHASES:-1 2 3 4}
 CONVERGE_TIMEOUT_S=${CONVERGE_TIMEOUT_S:-600}
 
 export SS_PG_DURABLE=1
@@ -172,7 +175,7 @@ source = src
 targets = dst
 tables = public.acct
 capture = trigger
-poll_interval = 200ms
+poll_interval = $POLL_INTERVAL
 batch_rows = $BATCH_ROWS
 EOF
 "$BIN" install -c "$CFG" 2>>"$W/daemon.log" || die "shadowsync install failed: $(tail -3 "$W/daemon.log")"
@@ -258,6 +261,12 @@ prep_run() {
 	psqlc postgres -c "CHECKPOINT"
 }
 
+want() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
+RATIO=- SRC_MED=- CTL_MED=- BACK_MAX=- LAG_MED=- LAG_MAX=-
+CHANGES=$M CATCHUP_RATE=- CATCHUP_S=- PLAIN_RATE=- PLAIN_RATIO=- CATCHUP_HWM_KB=-
+LP_P50=- LP_P99=- L200_P50=- L200_P99=-
+MS_N=$MEM_SMALL MB_N=$MEM_BIG MS_KB=- MB_KB=-
+
 # ========================================================== 1. source overhead
 daemon_start
 log "daemon running (pid $DPID), status on :$SPORT"
@@ -282,6 +291,7 @@ lag_sampler() {
 	done
 }
 
+if want 1; then
 log "MEASURE 1: pgbench single-row UPDATE, $CLIENTS clients, ${T}s, ctl/src alternated x$RUNS"
 CTL_TPS=() SRC_TPS=() SRC_TXNS=() LAGS=() MAXBACK=()
 for ((r = 1; r <= RUNS; r++)); do
@@ -320,6 +330,7 @@ echo "measure1_src_tps_median: $SRC_MED"
 echo "measure1_overhead_ratio: $RATIO"
 echo "measure1_max_backlog_changes_runs: ${MAXBACK[*]}"
 echo "measure1_post_run_lag_s_runs: ${LAGS[*]}"
+fi
 
 # ========================================================== 2. apply throughput
 # drain_backlog LABEL EXPECTED -> sets DRAIN_S, DRAIN_HWM_KB; daemon must be
@@ -345,6 +356,7 @@ drain_backlog() {
 	DRAIN_S=$(fsub "$t1" "$t0")
 }
 
+if want 2; then
 w=$(wait_converge "$CONVERGE_TIMEOUT_S" 0.1)
 daemon_stop
 log "MEASURE 2: daemon stopped; loading $M changes"
@@ -399,8 +411,10 @@ echo "measure2_plain_upsert_s: $PLAIN_S"
 echo "measure2_plain_changes_per_s: $PLAIN_RATE"
 echo "measure2_ratio_to_plain: $PLAIN_RATIO"
 echo "measure2_vmhwm_kb: $CATCHUP_HWM_KB"
+fi
 
 # ========================================================== 3. latency
+if want 3; then
 w=$(wait_converge "$CONVERGE_TIMEOUT_S" 0.1)
 psqlc dst <<'EOF'
 CREATE TABLE bench_arrival (seq bigserial PRIMARY KEY, token text NOT NULL,
@@ -458,6 +472,7 @@ echo "measure3_rate${LAT_RATE}_max_ms: $L200_MAX"
 echo "measure3_peer_p50_ms: $LP_P50"
 echo "measure3_peer_p99_ms: $LP_P99"
 echo "measure3_peer_max_ms: $LP_MAX"
+fi
 
 # ========================================================== 4. memory
 cat >"$W/chunk.sql" <<'EOF'
@@ -481,6 +496,7 @@ memory() {
 	MEM_CHANGES=$((per * CLIENTS * 1000))
 	log "  $label: drained in ${MEM_S}s ($(fdiv "$MEM_CHANGES" "$MEM_S" %.0f) changes/s), VmHWM $((MEM_KB / 1024)) MB, VmRSS at end $((DRAIN_RSS_KB / 1024)) MB"
 }
+if want 4; then
 [ "$N" -ge 1000 ] || die "N must be >= 1000 for measure 4"
 log "MEASURE 4: daemon memory while draining"
 memory small "$MEM_SMALL"
@@ -491,6 +507,7 @@ echo "measure4_vmhwm_kb_${MS_N}: $MS_KB"
 echo "measure4_vmhwm_kb_${MB_N}: $MB_KB"
 echo "measure4_drain_changes_per_s_${MS_N}: $(fdiv "$MS_N" "$MS_S" %.0f)"
 echo "measure4_drain_changes_per_s_${MB_N}: $(fdiv "$MB_N" "$MB_S" %.0f)"
+fi
 
 w=$(wait_converge "$CONVERGE_TIMEOUT_S" 0.1)
 FULL_EQ=no
@@ -499,7 +516,7 @@ daemon_stop
 grep -E ' (error|warn|ERROR|WARN)' "$W/daemon.log" | tail -n 5 >&2 || true
 
 # ========================================================== results
-mb() { awk -v k="$1" 'BEGIN{printf "%.1f MB", k/1024}'; }
+mb() { awk -v k="$1" 'BEGIN{ if (k == "-") print "-"; else printf "%.1f MB", k/1024}'; }
 k() { awk -v v="$1" 'BEGIN{ if (v+0 >= 1000) printf "%.1fk", v/1000; else print v}'; }
 echo
 echo "# shadowsync bench: PostgreSQL $(psqlc postgres -c 'show server_version'), $(nproc) cores," \

@@ -41,12 +41,13 @@ stop_daemon()
 ss_on_exit stop_daemon
 start_daemon
 
-# --- a steady stream of updates, checked while it flows ---
+# --- a steady stream of updates (50 rows per transaction), checked while it flows ---
 ss_psql SRC -c "DO \$\$ BEGIN
-  FOR i IN 1..600 LOOP
-    UPDATE items SET v = v + 1, at = clock_timestamp() WHERE id = 1 + (i * 7919) % 20000;
+  FOR i IN 1..300 LOOP
+    UPDATE items SET v = v + 1, at = clock_timestamp()
+     WHERE id IN (SELECT 1 + (i * 7919 + k * 104729) % 20000 FROM generate_series(1, 50) k);
     COMMIT;
-    PERFORM pg_sleep(0.01);
+    PERFORM pg_sleep(0.02);
   END LOOP; END \$\$" &
 WRITER=$!
 sleep 1
@@ -56,6 +57,7 @@ kill -0 "$WRITER" 2>/dev/null || ss_fail "the writer finished before the check d
 wait "$WRITER"
 ss_assert_eq 0 "$rc" "check during replication: $(cat "$T/out")"
 grep -q "in sync: 20000 rows" "$T/out" || ss_fail "summary: $(cat "$T/out")"
+
 ss_pg_wait_equal SRC postgres DST postgres "SELECT * FROM items ORDER BY id" 60 ||
 	ss_fail "the target did not catch up"
 
@@ -69,6 +71,8 @@ rc=0
 wait "$RESTART"
 DAEMON=$(cat "$T/daemon.pid")
 ss_assert_eq 0 "$rc" "check across a restarted applier: $(cat "$T/out")"
+grep -q "note: .* differed at first and matched once the changes in flight had been applied" "$T/out" ||
+	ss_fail "the pending changes were not seen in flight: $(cat "$T/out")"
 
 # --- nobody applies: after --max-wait the changes are reported, with a note ---
 stop_daemon

@@ -110,7 +110,8 @@ static void test_sums(void)
 	CHECK(ss_canon_sum_parse("12a", &lo, &hi) < 0);
 	CHECK(ss_canon_sum_parse("", &lo, &hi) < 0);
 	CHECK(ss_canon_sum_parse("1.5", &lo, &hi) < 0);
-	CHECK(ss_canon_sum_parse("340282366920938463463374607431768211456", &lo, &hi) < 0); /* 2^128 */
+	CHECK(ss_canon_sum_parse("340282366920938463463374607431768211456", &lo, &hi) <
+	      0); /* 2^128 */
 }
 
 static const char *dec(const char *s)
@@ -142,8 +143,10 @@ static void test_decimal(void)
 	CHECK_STR(dec("1.25e1"), "12.5");
 	CHECK_STR(dec("9223372036854775807"), "9223372036854775807");
 	CHECK_STR(dec("-9223372036854775808"), "-9223372036854775808");
-	CHECK_STR(dec("1234567890123456789012345678.1234567890"), "1234567890123456789012345678.123456789");
-	CHECK_STR(dec("-9999999999999999999999999999.9999999999"), "-9999999999999999999999999999.9999999999");
+	CHECK_STR(dec("1234567890123456789012345678.1234567890"),
+		  "1234567890123456789012345678.123456789");
+	CHECK_STR(dec("-9999999999999999999999999999.9999999999"),
+		  "-9999999999999999999999999999.9999999999");
 	CHECK_STR(dec("NaN"), "NaN");
 	CHECK_STR(dec("abc"), "(error)");
 	CHECK_STR(dec(""), "(error)");
@@ -308,7 +311,8 @@ static void test_framing(void)
 	CHECK_STR(val('s', 0, SS_V_TEXT, ""), "s0:");
 	CHECK_STR(val('s', 0, SS_V_TEXT, "N"), "s1:N");
 	CHECK_STR(val('s', 0, SS_V_TEXT, "a;b"), "s3:a;b");
-	CHECK_STR(val('s', 0, SS_V_TEXT, "\xf0\x9f\x98\x80"), "s4:\xf0\x9f\x98\x80"); /* bytes, not chars */
+	CHECK_STR(val('s', 0, SS_V_TEXT, "\xf0\x9f\x98\x80"),
+		  "s4:\xf0\x9f\x98\x80"); /* bytes, not chars */
 	CHECK_STR(val('i', 0, SS_V_INT, "-9223372036854775808"), "i-9223372036854775808;");
 	CHECK_STR(val('n', 0, SS_V_NUMERIC, "1.2300000000"), "n1.23;");
 	CHECK_STR(val('n', 0, SS_V_INT, "42"), "n42;");
@@ -325,8 +329,10 @@ static void test_framing(void)
 		CHECK_STR(b.data, "x00ff;");
 		ss_buf_free(&b);
 	}
-	CHECK_STR(val('p', 3, SS_V_TIMESTAMPTZ, "2024-01-02 03:04:05.123456+00"), "p2024-01-02 03:04:05.123;");
-	CHECK_STR(val('p', 6, SS_V_TIMESTAMPTZ, "2024-01-02 05:04:05.5+02:00"), "p2024-01-02 03:04:05.500000;");
+	CHECK_STR(val('p', 3, SS_V_TIMESTAMPTZ, "2024-01-02 03:04:05.123456+00"),
+		  "p2024-01-02 03:04:05.123;");
+	CHECK_STR(val('p', 6, SS_V_TIMESTAMPTZ, "2024-01-02 05:04:05.5+02:00"),
+		  "p2024-01-02 03:04:05.500000;");
 	CHECK_STR(val('p', 0, SS_V_TIMESTAMP, "2024-01-02T03:04:05.9"), "p2024-01-02 03:04:05;");
 	CHECK_STR(val('t', 6, SS_V_TIME, "10:11:12.5"), "t10:11:12.500000;");
 	CHECK_STR(val('d', 0, SS_V_DATE, "2024-02-29"), "d2024-02-29;");
