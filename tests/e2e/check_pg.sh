@@ -19,6 +19,7 @@ BIN=$(ss_bin)
 T=$(ss_tmpdir)
 ss_pg_createdb PG src
 ss_pg_createdb PG dst
+ss_pg_createdb PG dst2
 
 MATRIX=$(
 	cat <<'SQL'
@@ -54,8 +55,12 @@ INSERT INTO matrix (id, t, d, n, ts) SELECT g, 'row ' || g, g * 1.1, g / 7.0,
   FROM generate_series(100, 20099) g;
 SQL
 )
-ss_psql PG -d src -c "$MATRIX"
-ss_psql PG -d dst -c "$MATRIX"
+# a two-column key
+PAIRS="CREATE TABLE pairs (a int, b text, v numeric, PRIMARY KEY (a, b));
+       INSERT INTO pairs SELECT g / 10, 'k' || g % 10, g * 0.5 FROM generate_series(1, 3000) g;"
+for db in src dst dst2; do
+	ss_psql PG -d $db -c "$MATRIX" -c "$PAIRS"
+done
 
 cat >"$T/ss.ini" <<EOF
 [shadowsync]
@@ -66,18 +71,26 @@ dsn = host=127.0.0.1 port=$PG_PORT dbname=src user=postgres
 [database dst]
 driver = postgres
 dsn = host=127.0.0.1 port=$PG_PORT dbname=dst user=postgres
+[database dst2]
+driver = postgres
+dsn = host=127.0.0.1 port=$PG_PORT dbname=dst2 user=postgres
 [job m]
 source = src
-targets = dst
-tables = public.matrix
+targets = dst, dst2
+tables = public.matrix, public.pairs
 EOF
 
 # --- identical tables: in sync, in SQL and with either side hashed here ---
 rc=0
 "$BIN" check -c "$T/ss.ini" --min-age 0 >"$T/out" 2>"$T/err" || rc=$?
 ss_assert_eq 0 "$rc" "identical matrix: exit status ($(cat "$T/out" "$T/err"))"
-grep -q "m: public.matrix -> dst: in sync: 20008 rows (target 20008)" "$T/out" ||
-	ss_fail "summary line: $(cat "$T/out")"
+for want in "m: public.matrix -> dst: in sync: 20008 rows (target 20008)" \
+	"m: public.matrix -> dst2: in sync: 20008 rows (target 20008)" \
+	"m: public.pairs -> dst: in sync: 3000 rows (target 3000)" \
+	"m: public.pairs -> dst2: in sync: 3000 rows (target 3000)" \
+	"4 tables checked: 4 in sync, 0 with drift (0 rows), 0 errors"; do
+	grep -qF "$want" "$T/out" || ss_fail "summary lacks \"$want\": $(cat "$T/out")"
+done
 [ ! -s "$T/err" ] || ss_fail "stderr not empty when it is not a terminal: $(cat "$T/err")"
 for side in source target; do
 	rc=0
@@ -97,11 +110,16 @@ UPDATE matrix SET t = NULL WHERE id = 1;                              -- '' -> N
 UPDATE matrix SET ts = ts + interval '1 microsecond' WHERE id = 12345; -- timestamp fraction
 UPDATE matrix SET bin = set_byte(bin, 200, 0) WHERE id = 3;           -- one byte of a blob
 UPDATE matrix SET r = -3.14158 WHERE id = 7;                          -- real, 6th digit
+DELETE FROM pairs WHERE a = 50 AND b = 'k3';
+UPDATE pairs SET v = -1 WHERE a = 200 AND b = 'k7';
+INSERT INTO pairs VALUES (5000, 'zz', 0), (-1, '', NULL);
 SQL
 TS=$(ss_psql PG -d src -c "SELECT ts FROM matrix WHERE id = 12345")
 TS2=$(ss_psql PG -d dst -c "SELECT ts FROM matrix WHERE id = 12345")
+# (ranges above 300 rows are cut into grouped pieces instead of streamed)
 rc=0
-"$BIN" check -c "$T/ss.ini" --min-age 0 --chunk-rows 2000 >"$T/out" 2>"$T/err" || rc=$?
+SS_CHECK_STREAM_ROWS=300 "$BIN" check -c "$T/ss.ini" --min-age 0 --chunk-rows 2000 >"$T/out" \
+	2>"$T/err" || rc=$?
 ss_assert_eq 1 "$rc" "drift: exit status ($(cat "$T/err"))"
 grep -q "DRIFT: 20008 rows (target 20008), 11 chunks" "$T/out" || ss_fail "summary: $(head -1 "$T/out")"
 grep -q "2 missing, 2 extra, 6 different" "$T/out" || ss_fail "counts: $(head -1 "$T/out")"
@@ -109,7 +127,12 @@ for want in "missing   id='2000'" "missing   id='15000'" "extra     id='-5'" "ex
 	"different id='3000': t: 'row 3000' -> 'changed'" \
 	"different id='2': vc: NULL -> ''" "different id='1': t: '' -> NULL" \
 	"different id='12345': ts: '$TS' -> '$TS2'" \
-	"different id='3': bin: ...'" "different id='7': r: '-3.14159' -> '-3.14158'"; do
+	"different id='3': bin: ...'" "different id='7': r: '-3.14159' -> '-3.14158'" \
+	"m: public.matrix -> dst2: in sync: 20008 rows" "m: public.pairs -> dst2: in sync: 3000 rows" \
+	"m: public.pairs -> dst: DRIFT: 3000 rows (target 3001), 2 chunks" \
+	"1 missing, 2 extra, 1 different" "missing   a='50', b='k3'" \
+	"different a='200', b='k7': v: '1003.5' -> '-1'" "extra     a='5000', b='zz'" \
+	"extra     a='-1', b=''"; do
 	grep -qF -- "$want" "$T/out" || ss_fail "text report lacks \"$want\": $(cat "$T/out")"
 done
 
