@@ -138,9 +138,6 @@ void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema
 static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c,
 				 struct ss_err *err)
 {
-	char *schema, *name, dbname[256];
-	const char *src_default;
-
 	for (int i = 0; i < a->ntables; i++)
 		if (strlen(a->tables[i]->src_name) == c->table_len &&
 		    memcmp(a->tables[i]->src_name, c->table, c->table_len) == 0 &&
@@ -148,25 +145,8 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 		    memcmp(a->tables[i]->src_schema, c->schema, c->schema_len) == 0)
 			return a->tables[i];
 	char *ss = ss_xstrndup(c->schema, c->schema_len), *st = ss_xstrndup(c->table, c->table_len);
-	/* The table of the same schema.name on the target; failing that, for a
-	 * table in the source's default schema, the target's default schema
-	 * (public.t -> main.t on SQLite, test.t on MariaDB -> public.t).  An
-	 * explicit target_table is taken as written. */
-	const char *dst_default = a->conn->d->default_schema(a->conn);
-	struct ss_table_settings s;
-	ss_config_table_settings(a->job, ss, st, &s);
-	ss_applier_target_name(a->job, ss, NULL, st, dst_default, &schema, &name);
 	struct dst_table *t = ss_xcalloc(1, sizeof *t);
-	int r = a->conn->d->table_info(a->conn, schema, name, &t->info, err);
-	src_default = ss_dbconf_default_schema(a->job->source, dbname, sizeof dbname);
-	if (r < 0 && !(s.target_table && *s.target_table) && src_default && dst_default &&
-	    strcmp(ss, src_default) == 0 && strcmp(schema, dst_default) != 0) {
-		struct ss_err e2;
-		if (a->conn->d->table_info(a->conn, dst_default, name, &t->info, &e2) == 0)
-			r = 0;
-	}
-	free(schema);
-	free(name);
+	int r = ss_applier_find_target(a->conn, a->job, ss, st, &t->info, err);
 	if (r < 0) {
 		free(ss);
 		free(st);
@@ -187,6 +167,30 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 	a->tables = ss_xrealloc(a->tables, sizeof *a->tables * (size_t)(a->ntables + 1));
 	a->tables[a->ntables++] = t;
 	return t;
+}
+
+int ss_applier_find_target(struct ss_conn *dst, const struct ss_jobconf *job,
+			   const char *src_schema, const char *table, struct ss_tableinfo *out,
+			   struct ss_err *err)
+{
+	char *schema, *name, dbname[256];
+	const char *dst_default = dst->d->default_schema(dst);
+	const char *src_default = ss_dbconf_default_schema(job->source, dbname, sizeof dbname);
+	struct ss_table_settings s;
+	int r;
+
+	ss_config_table_settings(job, src_schema, table, &s);
+	ss_applier_target_name(job, src_schema, NULL, table, dst_default, &schema, &name);
+	r = dst->d->table_info(dst, schema, name, out, err);
+	if (r < 0 && !(s.target_table && *s.target_table) && src_default && dst_default &&
+	    strcmp(src_schema, src_default) == 0 && strcmp(schema, dst_default) != 0) {
+		struct ss_err e2;
+		if (dst->d->table_info(dst, dst_default, name, out, &e2) == 0)
+			r = 0;
+	}
+	free(schema);
+	free(name);
+	return r;
 }
 
 static void pend_reset(struct pending *p)

@@ -54,4 +54,15 @@ void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema
 			    const char *src_default_schema, const char *table,
 			    const char *dst_default_schema, char **schema_out, char **name_out);
 
+/* Introspect the target table of a source table on connection dst: the
+ * same schema.name first; failing that, for a table in the source's default
+ * schema, the target's default schema (public.t -> main.t on SQLite,
+ * test.t on MariaDB -> public.t).  An explicit target_table is taken as
+ * written.  Shared by the appliers and `shadowsync check`. */
+struct ss_conn;
+struct ss_tableinfo;
+int ss_applier_find_target(struct ss_conn *dst, const struct ss_jobconf *job,
+			   const char *src_schema, const char *table, struct ss_tableinfo *out,
+			   struct ss_err *err) SS_MUST_CHECK;
+
 #endif

@@ -48,8 +48,6 @@
 #define CHUNK_MAX 100000
 #define CHUNK_SECONDS 0.5 /* aim per chunk when adaptive */
 
-/* One side of the comparison: a connection and the SQL pieces for its table. */
-
 void ss_check_result_note(struct ss_check_result *r, const char *fmt, ...)
 {
 	char buf[1024];
@@ -707,7 +705,8 @@ static int check_pair(struct pair *x, const struct ss_config *cfg, const struct 
 	r->chunks_differ = 0;
 	int settled = 0;
 	for (int i = 0; i < nbad; i++) {
-		/* the first step of the bisection hashes the chunk again */
+		/* bisect looks at the chunk's rows again: none differing now means
+		 * the difference was in flight */
 		int before = x->npend;
 		if (bisect(x, bad[i].lo, bad[i].hi, bad[i].ns, bad[i].nt, 0, err) < 0)
 			goto done;
@@ -749,16 +748,6 @@ done:
 	return rc;
 }
 
-static const char *source_default_schema(const struct ss_jobconf *job)
-{
-	/* the same rule the applier uses (applier.c dst_for) */
-	switch (job->source->driver) {
-	case SS_DRIVER_POSTGRES: return "public";
-	case SS_DRIVER_ODBC: return "main";
-	default: return NULL;
-	}
-}
-
 int ss_check_table(const struct ss_check_opts *o, const struct ss_config *cfg,
 		   const struct ss_jobconf *job, struct ss_conn *src, const struct ss_tableinfo *st,
 		   struct ss_conn *const *tgts, int ntgt, struct ss_check_result *res)
@@ -770,7 +759,6 @@ int ss_check_table(const struct ss_check_opts *o, const struct ss_config *cfg,
 		struct ss_tableinfo tt;
 		struct pair x;
 		struct ss_err err;
-		char *schema = NULL, *name = NULL;
 		int64_t t0 = ss_mono_us();
 
 		memset(&x, 0, sizeof x);
@@ -785,12 +773,15 @@ int ss_check_table(const struct ss_check_opts *o, const struct ss_config *cfg,
 			ss_buf_addf(&b, "%s.%s", st->schema, st->name);
 			r->table = ss_buf_steal(&b);
 		}
-		ss_applier_target_name(job, st->schema, source_default_schema(job), st->name,
-				       tgts[i]->d->default_schema(tgts[i]), &schema, &name);
+		/* named after the source until the target's table is found */
+		r->target_table = ss_xstrdup(r->table);
+		if (ss_applier_find_target(tgts[i], job, st->schema, st->name, &tt, &err) < 0)
+			goto fail;
 		{
 			struct ss_buf b;
 			ss_buf_init(&b);
-			ss_buf_addf(&b, "%s.%s", schema, name);
+			ss_buf_addf(&b, "%s.%s", tt.schema, tt.name);
+			free(r->target_table);
 			r->target_table = ss_buf_steal(&b);
 		}
 		x.o = o;
@@ -803,8 +794,6 @@ int ss_check_table(const struct ss_check_opts *o, const struct ss_config *cfg,
 		x.t.c = tgts[i];
 		x.t.ops = tgts[i]->d->check;
 		x.t.ti = &tt;
-		if (tgts[i]->d->table_info(tgts[i], schema, name, &tt, &err) < 0)
-			goto fail;
 		if (pair_columns(&x, job, &err) < 0)
 			goto fail;
 		ss_check_side_build(&x, &x.s);
@@ -822,8 +811,6 @@ next:
 		free(x.spec);
 		free(x.key);
 		ss_tableinfo_free(&tt);
-		free(schema);
-		free(name);
 	}
 	return rc;
 }
