@@ -711,22 +711,20 @@ static void id_array(const uint64_t *ids, int n, struct ss_buf *out)
 }
 
 struct txn_state {
-	const uint64_t *txids;
 	uint64_t *counts;
-	int n;
+	int n, next;
 };
 
 static int txn_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
 {
 	struct txn_state *s = arg;
-	uint64_t t = strtoull(v[0], NULL, 10);
 
 	(void)n;
 	(void)l;
 	(void)err;
-	for (int i = 0; i < s->n; i++)
-		if (s->txids[i] == t)
-			s->counts[i] = strtoull(v[1], NULL, 10);
+	/* rows come in the order of the txids array */
+	if (s->next < s->n)
+		s->counts[s->next++] = strtoull(v[0], NULL, 10);
 	return 0;
 }
 
@@ -734,15 +732,16 @@ static int pg_capture_txn_rows(struct ss_conn *c, const char *job, const uint64_
 			       uint64_t *counts, struct ss_err *err)
 {
 	struct ss_buf sql, arr;
-	struct txn_state st = {txids, counts, n};
+	struct txn_state st = {counts, n, 0};
 	int r;
 
 	ss_buf_init(&sql);
 	ss_buf_init(&arr);
 	id_array(txids, n, &arr);
-	ss_buf_adds(&sql, "SELECT txid, count(*) FROM shadowsync.");
+	ss_buf_adds(&sql, "SELECT (SELECT count(*) FROM shadowsync.");
 	log_table_name(job, &sql);
-	ss_buf_adds(&sql, " WHERE txid = ANY($1::bigint[]) GROUP BY txid");
+	ss_buf_adds(&sql, " l WHERE l.txid = t.x) FROM unnest($1::bigint[]) WITH ORDINALITY t(x, o)"
+			  " ORDER BY t.o");
 	memset(counts, 0, sizeof *counts * (size_t)n);
 	const char *params[1] = {arr.data};
 	r = pg_query(c, sql.data, 1, params, NULL, txn_row, &st, err);

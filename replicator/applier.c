@@ -475,7 +475,7 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 				boundary_src_us = rec.ts_us;
 			}
 			if (a->pend.n - flushed >= limit ||
-			    a->pend.payloads.len >= SUB_BATCH_BYTES) {
+			    a->pend.payloads.len - a->pend.offs[flushed] >= SUB_BATCH_BYTES) {
 				if (flush(a, flushed, a->pend.n, 0, err) < 0)
 					goto reject;
 				flushed = a->pend.n;

@@ -269,12 +269,47 @@ static int on_shadow_row(void *arg, const struct ss_shadow_row *r, struct ss_err
 	return 0;
 }
 
-static struct cap_txn *txn_find(struct cap_txn *v, int n, uint64_t txid)
+/* txid -> index in tx, open addressing; built once per poll */
+struct txn_map {
+	int *slot;
+	size_t mask;
+};
+
+static void map_init(struct txn_map *m, int n)
 {
-	for (int i = 0; i < n; i++)
-		if (v[i].txid == txid)
-			return &v[i];
+	size_t sz = 16;
+
+	while (sz < (size_t)n * 2)
+		sz *= 2;
+	m->slot = ss_xmalloc(sizeof *m->slot * sz);
+	for (size_t i = 0; i < sz; i++)
+		m->slot[i] = -1;
+	m->mask = sz - 1;
+}
+
+static size_t map_h(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static struct cap_txn *map_find(struct txn_map *m, struct cap_txn *v, uint64_t txid)
+{
+	for (size_t s = map_h(txid) & m->mask; m->slot[s] >= 0; s = (s + 1) & m->mask)
+		if (v[m->slot[s]].txid == txid)
+			return &v[m->slot[s]];
 	return NULL;
+}
+
+static void map_add(struct txn_map *m, int idx, uint64_t txid)
+{
+	size_t s = map_h(txid) & m->mask;
+
+	while (m->slot[s] >= 0)
+		s = (s + 1) & m->mask;
+	m->slot[s] = idx;
 }
 
 /* Compute the TXEND flag of each record (see the comment at the top). */
@@ -284,15 +319,18 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 	int ntx = 0, rc = -1;
 	uint64_t *open = NULL;
 	int nopen = 0;
+	struct txn_map map = {NULL, 0};
 
 	if (!cap->conn->d->capture_txn_rows) {
 		memset(flags, 1, (size_t)cap->n);
 		return 0;
 	}
 	tx = ss_xcalloc((size_t)cap->n + 1, sizeof *tx);
+	map_init(&map, cap->n);
 	for (int i = 0; i < cap->n; i++) {
-		struct cap_txn *t = txn_find(tx, ntx, cap->txids[i]);
+		struct cap_txn *t = map_find(&map, tx, cap->txids[i]);
 		if (!t) {
+			map_add(&map, ntx, cap->txids[i]);
 			t = &tx[ntx++];
 			t->txid = cap->txids[i];
 		}
@@ -320,13 +358,13 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 	for (int i = 0; i < cap->npending; i++) {
 		/* a carried transaction absent from a non-full batch has no rows
 		 * left: it ended with the previous poll's last rows */
-		if (full || txn_find(tx, ntx, cap->pending[i]))
+		if (full || map_find(&map, tx, cap->pending[i]))
 			open[nopen++] = cap->pending[i];
 	}
 	for (int i = 0; i < ntx; i++)
 		tx[i].in_batch = 0;
 	for (int i = 0; i < cap->n; i++) {
-		struct cap_txn *t = txn_find(tx, ntx, cap->txids[i]);
+		struct cap_txn *t = map_find(&map, tx, cap->txids[i]);
 		int k;
 		for (k = 0; k < nopen && open[k] != t->txid; k++)
 			;
@@ -344,6 +382,7 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 	open = NULL;
 	rc = 0;
 done:
+	free(map.slot);
 	free(open);
 	free(tx);
 	return rc;

@@ -37,7 +37,8 @@ struct job_rt {
 	struct event *fdev;
 	int fd;
 	int64_t backoff_us;
-	int capture_done; /* --once: drained, no more polls */
+	int capture_done;       /* --once: drained, no more polls */
+	int64_t last_poll_mono; /* when the last poll ended */
 	char last_error[512];
 	char ctx[128];
 };
@@ -84,10 +85,32 @@ static void watch_fd(struct job_rt *j)
 	}
 }
 
+/* Notification-driven polls are at least this far apart.  An idle source
+ * is polled at once on its first commit; under load, the NOTIFYs of many
+ * commits fold into one poll (each poll costs a source commit, a journal
+ * fdatasync and the appliers' target commits). */
+#define SS_MIN_WAKE_GAP_US 10000
+
+static void do_poll(struct job_rt *j);
+
+/* Poll now, or as soon as the minimum gap since the last poll allows. */
+static void wake(struct job_rt *j)
+{
+	int64_t wait = j->last_poll_mono + SS_MIN_WAKE_GAP_US - ss_mono_us();
+
+	if (j->backoff_us != 0 || j->capture_done)
+		return;
+	evtimer_del(j->timer);
+	if (wait <= 0)
+		do_poll(j);
+	else
+		schedule(j, wait);
+}
+
 static void do_poll(struct job_rt *j)
 {
 	struct ss_err err;
-	int full = 1, n = 0, rounds = 0;
+	int full = 1, n = 0, rounds = 0, woken = 0;
 
 	if (j->capture_done)
 		return;
@@ -97,6 +120,14 @@ static void do_poll(struct job_rt *j)
 			break;
 	}
 	watch_fd(j);
+	/* Notifications libpq read while the poll's own queries ran leave the
+	 * socket unreadable: without this look their rows wait for the next
+	 * poll_interval. */
+	if (n >= 0 && !full) {
+		struct ss_err e2;
+		woken = ss_capture_drain(j->cap, &e2) > 0;
+	}
+	j->last_poll_mono = ss_mono_us();
 	if (n < 0) {
 		if (strcmp(err.msg, j->last_error) != 0)
 			ss_log_error(j->ctx, "%s", err.msg);
@@ -125,6 +156,10 @@ static void do_poll(struct job_rt *j)
 			    (unsigned long long)ss_journal_last_pos(j->journal));
 		return;
 	}
+	if (woken && !full) {
+		schedule(j, SS_MIN_WAKE_GAP_US);
+		return;
+	}
 	schedule(j, full ? 0 : j->job->poll_interval_us);
 }
 
@@ -149,10 +184,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 		j->fdev = NULL;
 		j->fd = -1;
 	}
-	if (j->backoff_us == 0 && !j->capture_done) {
-		evtimer_del(j->timer);
-		do_poll(j);
-	}
+	wake(j);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

@@ -22,7 +22,9 @@
 #   1  source overhead: pgbench 10 s runs alternated ctl,src,ctl,src,...
 #      (RUNS each), daemon running and applying during the src runs; before
 #      each run: everything applied, VACUUM acct (src, ctl) and the shadow
-#      table, CHECKPOINT.  Median TPS of each, ratio src/ctl.
+#      table, CHECKPOINT.  Median TPS of each, ratio src/ctl; also the
+#      median of the per-pair ratios (src run / the ctl run before it), which
+#      suffers less when other work on the machine drifts during the measure.
 #      Lag under load: during each src run the backlog (shadow rows not yet
 #      captured + journal records not yet applied) is sampled every 0.5 s
 #      from /status and the source; after the run, the time until the
@@ -59,7 +61,8 @@
 #   BENCH_TCP=0 PHASES="1 2 3 4" (a subset runs only those measures)
 #   SS_KEEP_TMP=1 keeps the temp dir (daemon log, pgbench logs, samples).
 # Output: progress on stderr; per-measure lines and the final table on stdout.
-# Runtime with defaults: about 6-8 minutes on 2 cores.
+# Runtime with defaults: about 4-6 minutes on 2 cores (most of it the
+# pgbench runs and loading the backlogs).
 
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
@@ -94,14 +97,15 @@ export SS_PG_EXTRA_OPTS="-c shared_buffers=256MB"
 . "$(dirname "$0")/../lib/harness.sh"
 
 BENCH_T0=$EPOCHREALTIME
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { ss_fail "bench: $*"; }
 now() { echo "$EPOCHREALTIME"; }
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a-b}'; }
 fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.3f}" 'BEGIN{ if (b==0) print "nan"; else printf f, a/b}'; }
 fgt() { awk -v a="$1" -v b="$2" 'BEGIN{exit !(a>b)}'; }
-# median of the arguments
-fmed() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{ if (NR%2) printf "%.1f", v[(NR+1)/2]; else printf "%.1f", (v[NR/2]+v[NR/2+1])/2 }'; }
+# median of the arguments (FMT: printf format, default %.1f)
+fmed() { printf '%s\n' "$@" | sort -g | awk -v f="${FMT:-%.1f}" '{v[NR]=$1} END{ if (NR%2) printf f, v[(NR+1)/2]; else printf f, (v[NR/2]+v[NR/2+1])/2 }'; }
 # nearest-rank percentile P of the numbers on stdin
 pct() { sort -g | awk -v p="$1" '{v[NR]=$1} END{ if (NR==0) {print "n/a"; exit} i=int(p/100*NR+0.999999); if (i<1) i=1; if (i>NR) i=NR; printf "%.1f", v[i] }'; }
 
@@ -119,7 +123,8 @@ cp "$BIN" "$W/shadowsync"
 BIN=$W/shadowsync
 
 # the latency probe (a small libpq client), built here
-cc -O2 -o "$W/latprobe" "$SS_ROOT/tests/bench/latprobe.c" $(pkg-config --cflags --libs libpq) ||
+read -r -a PQFLAGS <<<"$(pkg-config --cflags --libs libpq)"
+cc -O2 -o "$W/latprobe" "$SS_ROOT/tests/bench/latprobe.c" "${PQFLAGS[@]}" ||
 	die "cannot build tests/bench/latprobe.c"
 
 # ------------------------------------------------------------------ cluster
@@ -188,8 +193,11 @@ daemon_start() {
 	ss_wait_for "curl -sf http://127.0.0.1:$SPORT/status >/dev/null" 30 ||
 		die "daemon did not serve /status: $(tail -5 "$W/daemon.log")"
 }
+STOP_POS=0 # journal last_pos when the daemon was last stopped
 daemon_stop() {
 	[ -n "$DPID" ] || return 0
+	local st
+	st=$(status 2>/dev/null) && STOP_POS=${st%% *}
 	kill -TERM "$DPID" 2>/dev/null || true
 	local i
 	for ((i = 0; i < 300; i++)); do
@@ -213,13 +221,13 @@ shadow_rows() { psqlc src -c "select count(*) from $SHADOW"; }
 # everything committed on src so far is applied on dst (shadow table read
 # first, then the positions)
 applied_all() {
-	local sh st
+	local sh st last applied state
 	sh=$(shadow_rows) || return 1
 	[ "$sh" = 0 ] || return 1
 	st=$(status) || return 1
-	set -- $st
-	[ "$3" = failed ] && die "target failed: $(curl -sf "http://127.0.0.1:$SPORT/status")"
-	[ "$1" = "$2" ]
+	read -r last applied state <<<"$st"
+	[ "$state" = failed ] && die "target failed: $(curl -sf "http://127.0.0.1:$SPORT/status")"
+	[ "$last" = "$applied" ]
 }
 # wait_converge TIMEOUT_S POLL_S -> echoes seconds until applied_all and the
 # checksums agree (src must be idle)
@@ -262,7 +270,7 @@ prep_run() {
 }
 
 want() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
-RATIO=- SRC_MED=- CTL_MED=- BACK_MAX=- LAG_MED=- LAG_MAX=-
+RATIO=- PAIR_MED=- SRC_MED=- CTL_MED=- BACK_MAX=- LAG_MED=- LAG_MAX=-
 CHANGES=$M CATCHUP_RATE=- CATCHUP_S=- PLAIN_RATE=- PLAIN_RATIO=- CATCHUP_HWM_KB=-
 LP_P50=- LP_P99=- L200_P50=- L200_P99=-
 MS_N=$MEM_SMALL MB_N=$MEM_BIG MS_KB=- MB_KB=-
@@ -284,7 +292,7 @@ lag_sampler() {
 	local t0 sh st
 	t0=$(now)
 	while :; do
-		sh=$(shadow_rows 2>/dev/null) || sh=?
+		sh=$(shadow_rows 2>/dev/null) || sh='?'
 		st=$(status 2>/dev/null) || st="? ? ?"
 		echo "$(fsub "$(now)" "$t0") $sh $st"
 		sleep 0.5
@@ -308,7 +316,11 @@ for ((r = 1; r <= RUNS; r++)); do
 	wait "$SAMPLER" 2>/dev/null || true
 	SRC_TPS+=("$(pgb_tps)")
 	SRC_TXNS+=("$(pgb_txns)")
-	until applied_all; do sleep 0.02; done
+	until applied_all; do
+		fgt "$(fsub "$(now)" "$E0")" "$CONVERGE_TIMEOUT_S" &&
+			die "src run $r: not applied $CONVERGE_TIMEOUT_S s after the run: $(status)"
+		sleep 0.02
+	done
 	LAGS+=("$(fsub "$(now)" "$E0")")
 	s=$(psqlc src -c "$CHECK_SQL")
 	[ "$(psqlc dst -c "$CHECK_SQL")" = "$s" ] || die "positions equal after run $r but dst != src"
@@ -320,7 +332,14 @@ done
 CTL_MED=$(fmed "${CTL_TPS[@]}")
 SRC_MED=$(fmed "${SRC_TPS[@]}")
 RATIO=$(fdiv "$SRC_MED" "$CTL_MED")
-LAG_MED=$(fmed "${LAGS[@]}")
+# each src run over the ctl run just before it: less sensitive to a load
+# that drifts over the minutes of the measure (other work on this machine)
+PAIRS=()
+for ((r = 0; r < RUNS; r++)); do
+	PAIRS+=("$(fdiv "${SRC_TPS[r]}" "${CTL_TPS[r]}")")
+done
+PAIR_MED=$(FMT=%.3f fmed "${PAIRS[@]}")
+LAG_MED=$(FMT=%.3f fmed "${LAGS[@]}")
 LAG_MAX=$(printf '%s\n' "${LAGS[@]}" | sort -g | tail -n 1)
 BACK_MAX=$(printf '%s\n' "${MAXBACK[@]}" | sort -g | tail -n 1)
 echo "measure1_ctl_tps_runs: ${CTL_TPS[*]}"
@@ -328,6 +347,7 @@ echo "measure1_src_tps_runs: ${SRC_TPS[*]}"
 echo "measure1_ctl_tps_median: $CTL_MED"
 echo "measure1_src_tps_median: $SRC_MED"
 echo "measure1_overhead_ratio: $RATIO"
+echo "measure1_pair_ratios: ${PAIRS[*]} (median $PAIR_MED)"
 echo "measure1_max_backlog_changes_runs: ${MAXBACK[*]}"
 echo "measure1_post_run_lag_s_runs: ${LAGS[*]}"
 fi
@@ -336,7 +356,7 @@ fi
 # drain_backlog LABEL EXPECTED -> sets DRAIN_S, DRAIN_HWM_KB; daemon must be
 # stopped and the backlog in the shadow table
 drain_backlog() {
-	local label=$1 expected=$2 sh s t0 t1
+	local label=$1 expected=$2 sh s t0 t1 tc='' st last applied
 	sh=$(shadow_rows)
 	[ "$sh" = "$expected" ] || die "$label: shadow table holds $sh changes, expected $expected"
 	s=$(psqlc src -c "$CHECK_SQL")
@@ -345,11 +365,19 @@ drain_backlog() {
 	psqlc postgres -c "CHECKPOINT"
 	t0=$(now)
 	daemon_start
-	until applied_all; do
-		fgt "$(fsub "$(now)" "$t0")" "$CONVERGE_TIMEOUT_S" && die "$label: not applied after $CONVERGE_TIMEOUT_S s"
-		sleep 0.1
+	# the journal gets exactly the backlog: captured when last_pos reaches
+	# STOP_POS + expected, applied when applied_pos does too
+	while :; do
+		st=$(status) || die "$label: no /status"
+		read -r last applied _ <<<"$st"
+		[ -z "$tc" ] && [ "$last" -ge $((STOP_POS + expected)) ] && tc=$(now)
+		[ "$applied" -ge $((STOP_POS + expected)) ] && [ "$applied" = "$last" ] && applied_all && break
+		fgt "$(fsub "$(now)" "$t0")" "$CONVERGE_TIMEOUT_S" && die "$label: not applied after $CONVERGE_TIMEOUT_S s: $st"
+		sleep 0.05
 	done
 	t1=$(now)
+	[ "$last" = $((STOP_POS + expected)) ] || log "  $label: journal grew by $((last - STOP_POS)), expected $expected"
+	DRAIN_CAPTURE_S=$(fsub "$tc" "$t0")
 	DRAIN_HWM_KB=$(vmhwm_kb)
 	DRAIN_RSS_KB=$(vmrss_kb)
 	[ "$(psqlc dst -c "$CHECK_SQL")" = "$s" ] || die "$label: positions equal but dst checksum != src"
@@ -381,7 +409,7 @@ drain_backlog catch-up "$CHANGES"
 CATCHUP_S=$DRAIN_S
 CATCHUP_HWM_KB=$DRAIN_HWM_KB
 CATCHUP_RATE=$(fdiv "$CHANGES" "$CATCHUP_S" %.0f)
-log "  caught up in ${CATCHUP_S}s -> $CATCHUP_RATE changes/s ($(fdiv "$DISTINCT" "$CATCHUP_S" %.0f) distinct rows/s); VmHWM $((CATCHUP_HWM_KB / 1024)) MB"
+log "  caught up in ${CATCHUP_S}s (everything journaled after ${DRAIN_CAPTURE_S}s) -> $CATCHUP_RATE changes/s ($(fdiv "$DISTINCT" "$CATCHUP_S" %.0f) distinct rows/s); VmHWM $((CATCHUP_HWM_KB / 1024)) MB"
 
 psqlc postgres -c "CHECKPOINT"
 P0=$(now)
@@ -406,6 +434,7 @@ log "  plain bulk upsert (COPY + INSERT ON CONFLICT, one txn): ${PLAIN_S}s -> $P
 echo "measure2_changes: $CHANGES"
 echo "measure2_distinct_rows: $DISTINCT"
 echo "measure2_catchup_s: $CATCHUP_S"
+echo "measure2_captured_s: $DRAIN_CAPTURE_S"
 echo "measure2_changes_per_s: $CATCHUP_RATE"
 echo "measure2_plain_upsert_s: $PLAIN_S"
 echo "measure2_plain_changes_per_s: $PLAIN_RATE"
@@ -469,9 +498,11 @@ psqlc dst -c "DROP TRIGGER bench_arrival ON acct" -c "DROP FUNCTION bench_arriva
 echo "measure3_rate${LAT_RATE}_p50_ms: $L200_P50"
 echo "measure3_rate${LAT_RATE}_p99_ms: $L200_P99"
 echo "measure3_rate${LAT_RATE}_max_ms: $L200_MAX"
+echo "measure3_rate${LAT_RATE}_arrive_p50_p99_ms: $L200_A50 $L200_A99"
 echo "measure3_peer_p50_ms: $LP_P50"
 echo "measure3_peer_p99_ms: $LP_P99"
 echo "measure3_peer_max_ms: $LP_MAX"
+echo "measure3_peer_arrive_p50_p99_ms: $LP_A50 $LP_A99"
 fi
 
 # ========================================================== 4. memory
@@ -494,7 +525,7 @@ memory() {
 	MEM_KB=$DRAIN_HWM_KB
 	MEM_S=$DRAIN_S
 	MEM_CHANGES=$((per * CLIENTS * 1000))
-	log "  $label: drained in ${MEM_S}s ($(fdiv "$MEM_CHANGES" "$MEM_S" %.0f) changes/s), VmHWM $((MEM_KB / 1024)) MB, VmRSS at end $((DRAIN_RSS_KB / 1024)) MB"
+	log "  $label: drained in ${MEM_S}s (journaled after ${DRAIN_CAPTURE_S}s; $(fdiv "$MEM_CHANGES" "$MEM_S" %.0f) changes/s), VmHWM $((MEM_KB / 1024)) MB, VmRSS at end $((DRAIN_RSS_KB / 1024)) MB"
 }
 if want 4; then
 [ "$N" -ge 1000 ] || die "N must be >= 1000 for measure 4"
@@ -523,9 +554,11 @@ echo "# shadowsync bench: PostgreSQL $(psqlc postgres -c 'show server_version'),
 	"durable (fsync, synchronous_commit on, shared_buffers=256MB), one cluster: src/dst/ctl databases"
 echo "# N=$N rows, pgbench $CLIENTS clients ${T}s x$RUNS, batch_rows=$BATCH_ROWS, final full-row src==dst: $FULL_EQ," \
 	"total $(fsub "$(now)" "$BENCH_T0")s"
+echo "# load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine makes the TPS figures noisy)"
 {
 	echo "measure|shadowsync|aim|bucardo"
 	echo "source overhead (TPS src/ctl; $SRC_MED/$CTL_MED)|$RATIO|>= 0.85|0.44"
+	echo "  same, median of per-pair ratios|$PAIR_MED|>= 0.85|-"
 	echo "apply throughput ($CHANGES-change backlog)|$(k "$CATCHUP_RATE")/s (${CATCHUP_S}s)|>= 50k/s|40k/s"
 	echo "apply vs plain bulk upsert ($(k "$PLAIN_RATE")/s)|$PLAIN_RATIO|>= 0.5|-"
 	echo "latency p50 ($LAT_COUNT commits ${LAT_GAP_MS}ms apart)|$LP_P50 ms|< 50 ms|270 ms"

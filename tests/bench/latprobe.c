@@ -109,8 +109,8 @@ static int do_poll(const char *ci, long expected, long timeout_s, long poll_us)
 		char lastbuf[32];
 		long long t = now_us();
 		if (t > deadline) {
-			fprintf(stderr, "latprobe: only %ld of %ld tokens arrived within %ld s\n", seen,
-				expected, timeout_s);
+			fprintf(stderr, "latprobe: only %ld of %ld tokens arrived within %ld s\n",
+				seen, expected, timeout_s);
 			fflush(stdout);
 			return 3;
 		}
