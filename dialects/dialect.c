@@ -135,6 +135,62 @@ void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const ch
 	d->quote_ident(out, name);
 }
 
+void ss_sql_quote_ident(struct ss_buf *out, const char *ident)
+{
+	ss_buf_addc(out, '"');
+	for (const char *p = ident; *p; p++) {
+		if (*p == '"')
+			ss_buf_addc(out, '"');
+		ss_buf_addc(out, *p);
+	}
+	ss_buf_addc(out, '"');
+}
+
+void ss_sql_quote_literal(struct ss_buf *out, const char *s)
+{
+	ss_buf_addc(out, '\'');
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'')
+			ss_buf_addc(out, '\'');
+		ss_buf_addc(out, *p);
+	}
+	ss_buf_addc(out, '\'');
+}
+
+void ss_table_list_add(struct ss_table_list *l, const char *schema, const char *name)
+{
+	if (!ss_glob_match(l->schema_pat, schema) || !ss_glob_match(l->name_pat, name))
+		return;
+	l->schemas = ss_xrealloc(l->schemas, sizeof *l->schemas * (size_t)(l->n + 1));
+	l->names = ss_xrealloc(l->names, sizeof *l->names * (size_t)(l->n + 1));
+	l->schemas[l->n] = ss_xstrdup(schema);
+	l->names[l->n] = ss_xstrdup(name);
+	l->n++;
+}
+
+int ss_table_list_row(void *arg, int ncols, const char *const *vals, const size_t *lens,
+		      struct ss_err *err)
+{
+	(void)lens;
+	(void)err;
+	if (ncols >= 2 && vals[0] && vals[1])
+		ss_table_list_add(arg, vals[0], vals[1]);
+	return 0;
+}
+
+int ss_table_list_finish(struct ss_table_list *l, int rc, char ***schemas, char ***names, int *n)
+{
+	if (rc < 0) {
+		ss_strv_free(l->schemas, l->n);
+		ss_strv_free(l->names, l->n);
+		return -1;
+	}
+	*schemas = l->schemas;
+	*names = l->names;
+	*n = l->n;
+	return 0;
+}
+
 const char *ss_dbconf_default_schema(const struct ss_dbconf *db, char *buf, size_t n)
 {
 	const char *p = db->dsn;

@@ -225,6 +225,26 @@ int ss_db_job_tables(struct ss_conn *c, const struct ss_jobconf *job, struct ss_
 		     int *n, struct ss_err *err) SS_MUST_CHECK;
 void ss_tableinfo_free_array(struct ss_tableinfo *t, int n);
 
+/* Standard SQL quoting: "ident" with "" inside, 'literal' with '' inside
+ * (PostgreSQL, SQLite and other ANSI-quoting dialects). */
+void ss_sql_quote_ident(struct ss_buf *out, const char *ident);
+void ss_sql_quote_literal(struct ss_buf *out, const char *s);
+
+/* Collecting the tables of a catalog query that match glob patterns, for
+ * list_tables implementations. */
+struct ss_table_list {
+	const char *schema_pat, *name_pat;
+	char **schemas, **names;
+	int n;
+};
+/* Keep (schema, name) when both match the patterns. */
+void ss_table_list_add(struct ss_table_list *l, const char *schema, const char *name);
+/* Row callback for a query returning (schema, name) rows; arg is the list. */
+int ss_table_list_row(void *arg, int ncols, const char *const *vals, const size_t *lens,
+		      struct ss_err *err);
+/* rc < 0: free the list and return -1; else hand its arrays to the caller. */
+int ss_table_list_finish(struct ss_table_list *l, int rc, char ***schemas, char ***names, int *n);
+
 /* Convenience wrappers that report the statement on error. */
 int ss_db_exec(struct ss_conn *c, const char *sql, struct ss_err *err) SS_MUST_CHECK;
 /* First column of the first row into *out (malloc'd; NULL for SQL NULL / no row). */

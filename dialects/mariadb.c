@@ -1254,33 +1254,11 @@ done:
 	return rc;
 }
 
-struct list_state {
-	const char *schema_pat, *name_pat;
-	char **schemas, **names;
-	int n;
-};
-
-static int list_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct list_state *s = arg;
-
-	(void)n;
-	(void)l;
-	(void)err;
-	if (!ss_glob_match(s->schema_pat, v[0]) || !ss_glob_match(s->name_pat, v[1]))
-		return 0;
-	s->schemas = ss_xrealloc(s->schemas, sizeof *s->schemas * (size_t)(s->n + 1));
-	s->names = ss_xrealloc(s->names, sizeof *s->names * (size_t)(s->n + 1));
-	s->schemas[s->n] = ss_xstrdup(v[0]);
-	s->names[s->n] = ss_xstrdup(v[1]);
-	s->n++;
-	return 0;
-}
-
 static int my_list_tables(struct ss_conn *c, const char *schema_pat, const char *name_pat,
 			  char ***schemas, char ***names, int *n, struct ss_err *err)
 {
-	struct list_state s = {schema_pat ? schema_pat : MYC(c)->dbname, name_pat, NULL, NULL, 0};
+	struct ss_table_list s = {schema_pat ? schema_pat : MYC(c)->dbname, name_pat, NULL, NULL,
+				  0};
 	struct ss_buf sql;
 	struct my_val v[1];
 	int nv = 0, r;
@@ -1295,17 +1273,9 @@ static int my_list_tables(struct ss_conn *c, const char *schema_pat, const char 
 		val_text(&v[nv++], s.schema_pat, strlen(s.schema_pat));
 	}
 	ss_buf_adds(&sql, " ORDER BY 1, 2");
-	r = my_query_typed(c, sql.data, v, nv, list_row, &s, err);
+	r = my_query_typed(c, sql.data, v, nv, ss_table_list_row, &s, err);
 	ss_buf_free(&sql);
-	if (r < 0) {
-		ss_strv_free(s.schemas, s.n);
-		ss_strv_free(s.names, s.n);
-		return -1;
-	}
-	*schemas = s.schemas;
-	*names = s.names;
-	*n = s.n;
-	return 0;
+	return ss_table_list_finish(&s, r, schemas, names, n);
 }
 
 /* Rows of a query kept as strings, for work that needs the connection

@@ -979,35 +979,11 @@ uint8_t ss_odbc_vtype_from_decl(const char *decl)
 	return SS_V_TEXT;
 }
 
-struct is_list_state {
-	const char *schema_pat, *name_pat;
-	char **schemas, **names;
-	int n;
-};
-
-static int is_list_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct is_list_state *s = arg;
-
-	(void)l;
-	(void)err;
-	if (n < 2 || !v[0] || !v[1])
-		return 0;
-	if (!ss_glob_match(s->schema_pat, v[0]) || !ss_glob_match(s->name_pat, v[1]))
-		return 0;
-	s->schemas = ss_xrealloc(s->schemas, sizeof *s->schemas * (size_t)(s->n + 1));
-	s->names = ss_xrealloc(s->names, sizeof *s->names * (size_t)(s->n + 1));
-	s->schemas[s->n] = ss_xstrdup(v[0]);
-	s->names[s->n] = ss_xstrdup(v[1]);
-	s->n++;
-	return 0;
-}
-
 int ss_odbc_list_tables_is(struct ss_conn *c, const char *schema_pat, const char *name_pat,
 			   const char *exclude_schemas_sql, char ***schemas, char ***names, int *n,
 			   struct ss_err *err)
 {
-	struct is_list_state s = {schema_pat ? schema_pat : ss_odbc_default_schema(c), name_pat,
+	struct ss_table_list s = {schema_pat ? schema_pat : ss_odbc_default_schema(c), name_pat,
 				  NULL, NULL, 0};
 	struct ss_buf sql;
 	int r;
@@ -1019,15 +995,7 @@ int ss_odbc_list_tables_is(struct ss_conn *c, const char *schema_pat, const char
 		    "   AND table_name NOT LIKE 'shadowsync\\_%%'"
 		    " ORDER BY 1, 2",
 		    exclude_schemas_sql);
-	r = ss_odbc_run(c, sql.data, 0, NULL, is_list_row, &s, err);
+	r = ss_odbc_run(c, sql.data, 0, NULL, ss_table_list_row, &s, err);
 	ss_buf_free(&sql);
-	if (r < 0) {
-		ss_strv_free(s.schemas, s.n);
-		ss_strv_free(s.names, s.n);
-		return -1;
-	}
-	*schemas = s.schemas;
-	*names = s.names;
-	*n = s.n;
-	return 0;
+	return ss_table_list_finish(&s, r, schemas, names, n);
 }

@@ -88,17 +88,6 @@ static int int_value(const char *s, size_t n)
 /* PostgreSQL                                                               */
 /* ======================================================================== */
 
-static void pq_quote_ident(struct ss_buf *out, const char *ident)
-{
-	ss_buf_addc(out, '"');
-	for (const char *p = ident; *p; p++) {
-		if (*p == '"')
-			ss_buf_addc(out, '"');
-		ss_buf_addc(out, *p);
-	}
-	ss_buf_addc(out, '"');
-}
-
 static int pq_setup(struct odbc_conn *c, struct ss_err *err)
 {
 	static const char *const set[] = {"SET TimeZone = 'UTC'", "SET DateStyle = 'ISO'",
@@ -250,19 +239,19 @@ static void pq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int nco
 	ss_buf_adds(out, "INSERT INTO ");
 	ss_tableinfo_qname(&ss_dialect_odbc_postgres, t->schema, t->name, out);
 	ss_buf_adds(out, " (");
-	col_list(t, cols, ncols, pq_quote_ident, out);
+	col_list(t, cols, ncols, ss_sql_quote_ident, out);
 	ss_buf_adds(out, ") VALUES ");
 	ss_odbc_placeholders(out, nrows, ncols);
 	ss_buf_adds(out, " ON CONFLICT (");
-	key_cols(t, pq_quote_ident, out);
+	key_cols(t, ss_sql_quote_ident, out);
 	ss_buf_adds(out, ") DO ");
 	for (int i = 0; i < ncols; i++) {
 		if (t->cols[cols[i]].pk_pos)
 			continue;
 		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
-		pq_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 		ss_buf_adds(out, " = EXCLUDED.");
-		pq_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 	}
 	if (!nonkey)
 		ss_buf_adds(out, "NOTHING");
@@ -366,7 +355,7 @@ const struct ss_dialect ss_dialect_odbc_postgres = {
 	.default_schema = ss_odbc_default_schema,
 	.table_info = pq_table_info,
 	.list_tables = pq_list_tables,
-	.quote_ident = pq_quote_ident,
+	.quote_ident = ss_sql_quote_ident,
 	.capture_install_sql = no_install_sql,
 	.capture_uninstall_sql = no_install_sql,
 	.capture_listen = ss_odbc_capture_listen,

@@ -29,28 +29,6 @@
 
 #define SQ_SCHEMA "main"
 
-static void sq_quote_ident(struct ss_buf *out, const char *ident)
-{
-	ss_buf_addc(out, '"');
-	for (const char *p = ident; *p; p++) {
-		if (*p == '"')
-			ss_buf_addc(out, '"');
-		ss_buf_addc(out, *p);
-	}
-	ss_buf_addc(out, '"');
-}
-
-static void sq_quote_literal(struct ss_buf *out, const char *s)
-{
-	ss_buf_addc(out, '\'');
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'')
-			ss_buf_addc(out, '\'');
-		ss_buf_addc(out, *p);
-	}
-	ss_buf_addc(out, '\'');
-}
-
 /* A name made safe for a "-- comment" line. */
 static void comment_text(struct ss_buf *out, const char *s)
 {
@@ -223,47 +201,27 @@ static int sq_table_info(struct ss_conn *c, const char *schema, const char *name
 	return 0;
 }
 
-struct sq_list {
-	const char *schema_pat, *name_pat;
-	char **schemas, **names;
-	int n;
-};
-
+/* SQLite has one schema: each row is a table name in it. */
 static int sq_list_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
 {
-	struct sq_list *s = arg;
-
 	(void)l;
 	(void)err;
-	if (n < 1 || !v[0] || !ss_glob_match(s->schema_pat, SQ_SCHEMA) ||
-	    !ss_glob_match(s->name_pat, v[0]))
-		return 0;
-	s->schemas = ss_xrealloc(s->schemas, sizeof *s->schemas * (size_t)(s->n + 1));
-	s->names = ss_xrealloc(s->names, sizeof *s->names * (size_t)(s->n + 1));
-	s->schemas[s->n] = ss_xstrdup(SQ_SCHEMA);
-	s->names[s->n] = ss_xstrdup(v[0]);
-	s->n++;
+	if (n >= 1 && v[0])
+		ss_table_list_add(arg, SQ_SCHEMA, v[0]);
 	return 0;
 }
 
 static int sq_list_tables(struct ss_conn *c, const char *schema_pat, const char *name_pat,
 			  char ***schemas, char ***names, int *n, struct ss_err *err)
 {
-	struct sq_list s = {schema_pat ? schema_pat : SQ_SCHEMA, name_pat, NULL, NULL, 0};
+	struct ss_table_list l = {schema_pat ? schema_pat : SQ_SCHEMA, name_pat, NULL, NULL, 0};
+	int r = ss_odbc_run(c,
+			    "SELECT name FROM main.sqlite_master WHERE type = 'table'"
+			    "   AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+			    "   AND name NOT LIKE 'shadowsync\\_%' ESCAPE '\\' ORDER BY name",
+			    0, NULL, sq_list_row, &l, err);
 
-	if (ss_odbc_run(c,
-			"SELECT name FROM main.sqlite_master WHERE type = 'table'"
-			"   AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-			"   AND name NOT LIKE 'shadowsync\\_%' ESCAPE '\\' ORDER BY name",
-			0, NULL, sq_list_row, &s, err) < 0) {
-		ss_strv_free(s.schemas, s.n);
-		ss_strv_free(s.names, s.n);
-		return -1;
-	}
-	*schemas = s.schemas;
-	*names = s.names;
-	*n = s.n;
-	return 0;
+	return ss_table_list_finish(&l, r, schemas, names, n);
 }
 
 /* ---- capture DDL -------------------------------------------------------------------- */
@@ -274,7 +232,7 @@ static void log_name(const char *job, struct ss_buf *out)
 
 	ss_buf_init(&b);
 	ss_buf_addf(&b, "shadowsync_log_%s", job);
-	sq_quote_ident(out, b.data);
+	ss_sql_quote_ident(out, b.data);
 	ss_buf_free(&b);
 }
 
@@ -286,7 +244,7 @@ static void trigger_name(const char *job, const char *tag, const char *kind, str
 
 	ss_buf_init(&b);
 	ss_buf_addf(&b, "shadowsync_%s_%s_%s", job, tag, kind);
-	sq_quote_ident(out, b.data);
+	ss_sql_quote_ident(out, b.data);
 	ss_buf_free(&b);
 }
 
@@ -329,7 +287,7 @@ static void value_expr(const struct ss_colinfo *col, const char *rec, struct ss_
 
 	ss_buf_init(&r);
 	ss_buf_addf(&r, "%s.", rec);
-	sq_quote_ident(&r, col->name);
+	ss_sql_quote_ident(&r, col->name);
 	const char *ref = r.data;
 	switch (col->vtype) {
 	case SS_V_BINARY:
@@ -392,7 +350,7 @@ static void image_expr(const struct ss_tableinfo *t, const int *idx, int n, cons
 			const struct ss_colinfo *col = &t->cols[idx ? idx[i] : i];
 			if (i > from)
 				ss_buf_adds(&obj, ",\n        ");
-			sq_quote_literal(&obj, col->name);
+			ss_sql_quote_literal(&obj, col->name);
 			ss_buf_adds(&obj, ", ");
 			value_expr(col, rec, &obj);
 		}
@@ -498,9 +456,9 @@ static int sq_capture_install_sql(struct ss_conn *c, const char *job,
 		ss_buf_init(&changed);
 		ss_tableinfo_qname(c->d, t->schema, t->name, &q);
 		comment_text(&qc, q.data);
-		sq_quote_ident(&tn, t->name);
-		sq_quote_literal(&slit, t->schema);
-		sq_quote_literal(&tlit, t->name);
+		ss_sql_quote_ident(&tn, t->name);
+		ss_sql_quote_literal(&slit, t->schema);
+		ss_sql_quote_literal(&tlit, t->name);
 		trigger_name(job, tag, "ins", &ti);
 		trigger_name(job, tag, "upd", &tu);
 		trigger_name(job, tag, "del", &td);
@@ -512,9 +470,9 @@ static int sq_capture_install_sql(struct ss_conn *c, const char *job,
 			if (k)
 				ss_buf_adds(&changed, " OR ");
 			ss_buf_adds(&changed, "OLD.");
-			sq_quote_ident(&changed, name);
+			ss_sql_quote_ident(&changed, name);
 			ss_buf_adds(&changed, " IS NOT NEW.");
-			sq_quote_ident(&changed, name);
+			ss_sql_quote_ident(&changed, name);
 			ss_buf_adds(&changed, " COLLATE BINARY");
 		}
 		const char *kv[] = {
@@ -566,7 +524,7 @@ static int sq_uninst_row(void *arg, int n, const char *const *v, const size_t *l
 	if (n < 1 || !v[0] || !is_job_trigger(s->job, v[0]))
 		return 0;
 	ss_buf_init(&q);
-	sq_quote_ident(&q, v[0]);
+	ss_sql_quote_ident(&q, v[0]);
 	const char *kv[] = {"TRIGGER", q.data, NULL};
 	r = ss_ddl_expand(ss_ddl_get("sqlite/uninstall_trigger.sql"), kv, s->out, err);
 	ss_buf_free(&q);
@@ -753,7 +711,7 @@ static void sq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int nco
 	for (int i = 0; i < ncols; i++) {
 		if (i)
 			ss_buf_adds(out, ", ");
-		sq_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 	}
 	ss_buf_adds(out, ") VALUES ");
 	ss_odbc_placeholders(out, nrows, ncols);
@@ -761,16 +719,16 @@ static void sq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int nco
 	for (int k = 0; k < t->npk; k++) {
 		if (k)
 			ss_buf_adds(out, ", ");
-		sq_quote_ident(out, t->cols[t->pk[k]].name);
+		ss_sql_quote_ident(out, t->cols[t->pk[k]].name);
 	}
 	ss_buf_adds(out, ") DO ");
 	for (int i = 0; i < ncols; i++) {
 		if (t->cols[cols[i]].pk_pos)
 			continue;
 		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
-		sq_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 		ss_buf_adds(out, " = excluded.");
-		sq_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 	}
 	if (!nonkey)
 		ss_buf_adds(out, "NOTHING");
@@ -782,7 +740,7 @@ static void sq_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf
 	ss_tableinfo_qname(&ss_dialect_odbc_sqlite, t->schema, t->name, out);
 	ss_buf_adds(out, " WHERE ");
 	if (t->npk == 1) {
-		sq_quote_ident(out, t->cols[t->pk[0]].name);
+		ss_sql_quote_ident(out, t->cols[t->pk[0]].name);
 		ss_buf_adds(out, " IN (");
 		for (int r = 0; r < nrows; r++)
 			ss_buf_adds(out, r ? ", ?" : "?");
@@ -793,7 +751,7 @@ static void sq_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf
 	for (int k = 0; k < t->npk; k++) {
 		if (k)
 			ss_buf_adds(out, ", ");
-		sq_quote_ident(out, t->cols[t->pk[k]].name);
+		ss_sql_quote_ident(out, t->cols[t->pk[k]].name);
 	}
 	ss_buf_adds(out, ") IN (VALUES ");
 	ss_odbc_placeholders(out, nrows, t->npk);
@@ -931,7 +889,7 @@ const struct ss_dialect ss_dialect_odbc_sqlite = {
 	.default_schema = ss_odbc_default_schema,
 	.table_info = sq_table_info,
 	.list_tables = sq_list_tables,
-	.quote_ident = sq_quote_ident,
+	.quote_ident = ss_sql_quote_ident,
 	.capture_install_sql = sq_capture_install_sql,
 	.capture_uninstall_sql = sq_capture_uninstall_sql,
 	.capture_listen = ss_odbc_capture_listen,

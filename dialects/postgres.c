@@ -27,28 +27,6 @@ struct pg_conn {
 
 #define PG(c) (((struct pg_conn *)(c))->pg)
 
-static void pg_quote_ident(struct ss_buf *out, const char *ident)
-{
-	ss_buf_addc(out, '"');
-	for (const char *p = ident; *p; p++) {
-		if (*p == '"')
-			ss_buf_addc(out, '"');
-		ss_buf_addc(out, *p);
-	}
-	ss_buf_addc(out, '"');
-}
-
-static void pg_quote_literal(struct ss_buf *out, const char *s)
-{
-	ss_buf_addc(out, '\'');
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'')
-			ss_buf_addc(out, '\'');
-		ss_buf_addc(out, *p);
-	}
-	ss_buf_addc(out, '\'');
-}
-
 /* Fill err from a failed result (or the connection when res is NULL). */
 static void pg_fail(struct ss_conn *c, PGresult *res, const char *sql, struct ss_err *err)
 {
@@ -352,49 +330,20 @@ static int pg_table_info(struct ss_conn *c, const char *schema, const char *name
 	return 0;
 }
 
-struct list_state {
-	const char *schema_pat, *name_pat;
-	char **schemas, **names;
-	int n;
-};
-
-static int list_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct list_state *s = arg;
-
-	(void)n;
-	(void)l;
-	(void)err;
-	if (!ss_glob_match(s->schema_pat, v[0]) || !ss_glob_match(s->name_pat, v[1]))
-		return 0;
-	s->schemas = ss_xrealloc(s->schemas, sizeof *s->schemas * (size_t)(s->n + 1));
-	s->names = ss_xrealloc(s->names, sizeof *s->names * (size_t)(s->n + 1));
-	s->schemas[s->n] = ss_xstrdup(v[0]);
-	s->names[s->n] = ss_xstrdup(v[1]);
-	s->n++;
-	return 0;
-}
-
 static int pg_list_tables(struct ss_conn *c, const char *schema_pat, const char *name_pat,
 			  char ***schemas, char ***names, int *n, struct ss_err *err)
 {
-	struct list_state s = {schema_pat ? schema_pat : "public", name_pat, NULL, NULL, 0};
+	struct ss_table_list l = {schema_pat ? schema_pat : "public", name_pat, NULL, NULL, 0};
+	int r = pg_query(
+		c,
+		"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+		"   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'shadowsync')"
+		"   AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
+		0, NULL, NULL, ss_table_list_row, &l, err);
 
-	if (pg_query(c,
-		     "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
-		     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		     " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-		     "   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'shadowsync')"
-		     "   AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
-		     0, NULL, NULL, list_row, &s, err) < 0) {
-		ss_strv_free(s.schemas, s.n);
-		ss_strv_free(s.names, s.n);
-		return -1;
-	}
-	*schemas = s.schemas;
-	*names = s.names;
-	*n = s.n;
-	return 0;
+	return ss_table_list_finish(&l, r, schemas, names, n);
 }
 
 /* ---- capture DDL ---------------------------------------------------------- */
@@ -405,7 +354,7 @@ static void log_table_name(const char *job, struct ss_buf *out)
 
 	ss_buf_init(&b);
 	ss_buf_addf(&b, "log_%s", job);
-	pg_quote_ident(out, b.data);
+	ss_sql_quote_ident(out, b.data);
 	ss_buf_free(&b);
 }
 
@@ -415,7 +364,7 @@ static void trigger_name(const char *job, struct ss_buf *out)
 
 	ss_buf_init(&b);
 	ss_buf_addf(&b, "shadowsync_capture_%s", job);
-	pg_quote_ident(out, b.data);
+	ss_sql_quote_ident(out, b.data);
 	ss_buf_free(&b);
 }
 
@@ -443,12 +392,12 @@ static void key_list(const struct ss_tableinfo *t, const char *rec, int pairs, s
 		if (k)
 			ss_buf_adds(out, ", ");
 		if (pairs) {
-			pg_quote_literal(out, col);
+			ss_sql_quote_literal(out, col);
 			ss_buf_adds(out, ", ");
 		}
 		ss_buf_adds(out, rec);
 		ss_buf_addc(out, '.');
-		pg_quote_ident(out, col);
+		ss_sql_quote_ident(out, col);
 	}
 }
 
@@ -469,12 +418,12 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 	ss_buf_init(&jobname);
 	log_table_name(job, &log);
 	ss_buf_addf(&jobname, "log_%s_txid", job);
-	pg_quote_ident(&idx, jobname.data);
+	ss_sql_quote_ident(&idx, jobname.data);
 	ss_buf_reset(&jobname);
 	ss_buf_adds(&jobname, job);
 	trigger_name(job, &trig);
 	channel_name(job, &chan);
-	pg_quote_literal(&chanlit, chan.data);
+	ss_sql_quote_literal(&chanlit, chan.data);
 	{
 		const char *kv[] = {"JOB_NAME",     job,      "DATABASE",
 				    c->db->name,    "LOG",    log.data,
@@ -501,16 +450,16 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		ss_buf_init(&comment);
 		ss_buf_init(&cl);
 		ss_tableinfo_qname(c->d, t->schema, t->name, &q);
-		pg_quote_literal(&slit, t->schema);
-		pg_quote_literal(&tlit, t->name);
-		pg_quote_ident(&func, fname);
+		ss_sql_quote_literal(&slit, t->schema);
+		ss_sql_quote_literal(&tlit, t->name);
+		ss_sql_quote_ident(&func, fname);
 		key_list(t, "NEW", 1, &newk);
 		key_list(t, "OLD", 1, &oldk);
 		key_list(t, "NEW", 0, &newc);
 		key_list(t, "OLD", 0, &oldc);
 		ss_buf_addf(&comment, "shadowsync job %s: capture trigger for %s.%s", job,
 			    t->schema, t->name);
-		pg_quote_literal(&cl, comment.data);
+		ss_sql_quote_literal(&cl, comment.data);
 		const char *kv[] = {"QTABLE",      q.data,         "LOG",
 				    log.data,      "FUNC",         func.data,
 				    "SCHEMA_LIT",  slit.data,      "TABLE_LIT",
@@ -568,7 +517,7 @@ static int uninst_row(void *arg, int n, const char *const *v, const size_t *l, s
 	ss_buf_init(&q);
 	ss_buf_init(&f);
 	ss_tableinfo_qname(s->c->d, v[0], v[1], &q);
-	pg_quote_ident(&f, v[2]);
+	ss_sql_quote_ident(&f, v[2]);
 	const char *kv[] = {"TRIGGER", s->trig, "QTABLE", q.data, "FUNC", f.data, NULL};
 	int r = ss_ddl_expand(ss_ddl_get("postgres/uninstall_table.sql"), kv, s->out, err);
 	ss_buf_free(&q);
@@ -632,7 +581,7 @@ static int pg_capture_listen(struct ss_conn *c, const char *job, struct ss_err *
 	ss_buf_init(&chan);
 	channel_name(job, &chan);
 	ss_buf_adds(&sql, "LISTEN ");
-	pg_quote_ident(&sql, chan.data);
+	ss_sql_quote_ident(&sql, chan.data);
 	r = pg_exec(c, sql.data, 0, NULL, NULL, err);
 	ss_buf_free(&sql);
 	ss_buf_free(&chan);
@@ -794,28 +743,28 @@ static void pg_upsert_sql(const struct ss_tableinfo *t, const int *cols, int nco
 	for (int i = 0; i < ncols; i++) {
 		if (i)
 			ss_buf_adds(out, ", ");
-		pg_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 	}
 	ss_buf_adds(out, ") SELECT ");
 	for (int i = 0; i < ncols; i++) {
 		if (i)
 			ss_buf_adds(out, ", ");
-		pg_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 	}
 	ss_buf_addf(out, " FROM json_populate_recordset(NULL::%s, $1) ON CONFLICT (", q.data);
 	for (int k = 0; k < t->npk; k++) {
 		if (k)
 			ss_buf_adds(out, ", ");
-		pg_quote_ident(out, t->cols[t->pk[k]].name);
+		ss_sql_quote_ident(out, t->cols[t->pk[k]].name);
 	}
 	ss_buf_adds(out, ") DO ");
 	for (int i = 0; i < ncols; i++) {
 		if (t->cols[cols[i]].pk_pos)
 			continue;
 		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
-		pg_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 		ss_buf_adds(out, " = EXCLUDED.");
-		pg_quote_ident(out, t->cols[cols[i]].name);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
 	}
 	if (!nonkey)
 		ss_buf_adds(out, "NOTHING");
@@ -833,7 +782,7 @@ static void pg_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf
 	for (int k = 0; k < t->npk; k++) {
 		if (k)
 			ss_buf_adds(&keys, ", ");
-		pg_quote_ident(&keys, t->cols[t->pk[k]].name);
+		ss_sql_quote_ident(&keys, t->cols[t->pk[k]].name);
 	}
 	ss_buf_addf(out,
 		    "DELETE FROM %s WHERE (%s) IN (SELECT %s FROM "
@@ -963,7 +912,7 @@ const struct ss_dialect ss_dialect_postgres = {
 	.default_schema = pg_default_schema,
 	.table_info = pg_table_info,
 	.list_tables = pg_list_tables,
-	.quote_ident = pg_quote_ident,
+	.quote_ident = ss_sql_quote_ident,
 	.capture_install_sql = pg_capture_install_sql,
 	.capture_uninstall_sql = pg_capture_uninstall_sql,
 	.capture_listen = pg_capture_listen,

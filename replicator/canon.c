@@ -482,89 +482,10 @@ static void jws(struct jcur *j)
 		j->p++;
 }
 
-static int jhex(const char *p, unsigned *v)
-{
-	*v = 0;
-	for (int i = 0; i < 4; i++) {
-		int c = (unsigned char)p[i], h;
-		if (c >= '0' && c <= '9')
-			h = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			h = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			h = c - 'A' + 10;
-		else
-			return -1;
-		*v = *v << 4 | (unsigned)h;
-	}
-	return 0;
-}
-
-static void jutf8(struct ss_buf *b, unsigned cp)
-{
-	if (cp < 0x80) {
-		ss_buf_addc(b, (char)cp);
-	} else if (cp < 0x800) {
-		ss_buf_addc(b, (char)(0xC0 | cp >> 6));
-		ss_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		ss_buf_addc(b, (char)(0xE0 | cp >> 12));
-		ss_buf_addc(b, (char)(0x80 | (cp >> 6 & 0x3F)));
-		ss_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	} else {
-		ss_buf_addc(b, (char)(0xF0 | cp >> 18));
-		ss_buf_addc(b, (char)(0x80 | (cp >> 12 & 0x3F)));
-		ss_buf_addc(b, (char)(0x80 | (cp >> 6 & 0x3F)));
-		ss_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	}
-}
-
 /* Decode the string at j->p (on its opening quote) into raw bytes. */
 static int jstr(struct jcur *j, struct ss_buf *out)
 {
-	j->p++;
-	while (j->p < j->end) {
-		unsigned char c = (unsigned char)*j->p;
-		if (c == '"') {
-			j->p++;
-			return 0;
-		}
-		if (c != '\\') {
-			ss_buf_addc(out, (char)c);
-			j->p++;
-			continue;
-		}
-		if (j->end - j->p < 2)
-			return -1;
-		char e = j->p[1];
-		j->p += 2;
-		switch (e) {
-		case '"': ss_buf_addc(out, '"'); break;
-		case '\\': ss_buf_addc(out, '\\'); break;
-		case '/': ss_buf_addc(out, '/'); break;
-		case 'b': ss_buf_addc(out, '\b'); break;
-		case 'f': ss_buf_addc(out, '\f'); break;
-		case 'n': ss_buf_addc(out, '\n'); break;
-		case 'r': ss_buf_addc(out, '\r'); break;
-		case 't': ss_buf_addc(out, '\t'); break;
-		case 'u': {
-			unsigned cp, lo;
-			if (j->end - j->p < 4 || jhex(j->p, &cp) < 0)
-				return -1;
-			j->p += 4;
-			if (cp >= 0xD800 && cp < 0xDC00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
-			    j->p[1] == 'u' && jhex(j->p + 2, &lo) == 0 && lo >= 0xDC00 &&
-			    lo < 0xE000) {
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-				j->p += 6;
-			}
-			jutf8(out, cp);
-			break;
-		}
-		default: return -1;
-		}
-	}
-	return -1;
+	return ss_json_string(&j->p, j->end, out);
 }
 
 static void jstr_out(const char *s, size_t n, struct ss_buf *out)

@@ -383,49 +383,56 @@ static int hex4(const char *p, unsigned *v)
 	return 0;
 }
 
-/* Parse a string at j->p (on the opening quote) into out. */
-static int jstring(struct jp *j, struct ss_buf *out)
+int ss_json_string(const char **pp, const char *end, struct ss_buf *out)
 {
-	j->p++;
-	while (j->p < j->end) {
-		const char *run = j->p;
-		while (j->p < j->end && *j->p != '"' && *j->p != '\\')
-			j->p++;
-		ss_buf_add(out, run, (size_t)(j->p - run));
-		if (j->p >= j->end)
+	const char *p = *pp + 1;
+
+	while (p < end) {
+		const char *run = p;
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		ss_buf_add(out, run, (size_t)(p - run));
+		if (p >= end)
 			return -1;
-		if (*j->p == '"') {
-			j->p++;
+		if (*p == '"') {
+			*pp = p + 1;
 			return 0;
 		}
-		j->p++;
-		if (j->p >= j->end)
+		if (end - p < 2)
 			return -1;
-		char e = *j->p++;
+		char e = p[1];
+		p += 2;
 		switch (e) {
-		case 'n': ss_buf_addc(out, '\n'); break;
-		case 't': ss_buf_addc(out, '\t'); break;
-		case 'r': ss_buf_addc(out, '\r'); break;
+		case '"': ss_buf_addc(out, '"'); break;
+		case '\\': ss_buf_addc(out, '\\'); break;
+		case '/': ss_buf_addc(out, '/'); break;
 		case 'b': ss_buf_addc(out, '\b'); break;
 		case 'f': ss_buf_addc(out, '\f'); break;
+		case 'n': ss_buf_addc(out, '\n'); break;
+		case 'r': ss_buf_addc(out, '\r'); break;
+		case 't': ss_buf_addc(out, '\t'); break;
 		case 'u': {
 			unsigned cp, lo;
-			if (j->end - j->p < 4 || hex4(j->p, &cp) < 0)
+			if (end - p < 4 || hex4(p, &cp) < 0)
 				return -1;
-			j->p += 4;
-			if (cp >= 0xD800 && cp < 0xDC00 && j->end - j->p >= 6 && j->p[0] == '\\' &&
-			    j->p[1] == 'u' && hex4(j->p + 2, &lo) == 0 && lo >= 0xDC00 &&
-			    lo < 0xE000) {
+			p += 4;
+			if (cp >= 0xD800 && cp < 0xDC00 && end - p >= 6 && p[0] == '\\' &&
+			    p[1] == 'u' && hex4(p + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-				j->p += 6;
+				p += 6;
 			}
 			put_utf8(out, cp);
 			break;
 		}
-		default: ss_buf_addc(out, e);
+		default: return -1; /* not a JSON escape */
 		}
 	}
 	return -1;
+}
+
+static int jstring(struct jp *j, struct ss_buf *out)
+{
+	return ss_json_string(&j->p, j->end, out);
 }
 
 /* Skip any JSON value, leaving j->p after it. */

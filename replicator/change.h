@@ -112,6 +112,11 @@ int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len
 int ss_value_normalize(uint8_t vtype, const char *s, size_t len, struct ss_buf *out,
 		       struct ss_err *err) SS_MUST_CHECK;
 
+/* Decode the JSON string starting at *p (on its opening quote) into out as
+ * UTF-8, advancing *p past the closing quote.  -1 on a malformed string or
+ * an unknown escape.  Shared by the row-image reader and canon.c. */
+int ss_json_string(const char **p, const char *end, struct ss_buf *out) SS_MUST_CHECK;
+
 /* Hex helpers. */
 void ss_hex_encode(const uint8_t *p, size_t n, struct ss_buf *out);
 int ss_hex_decode(const char *s, size_t n, struct ss_buf *out) SS_MUST_CHECK;
