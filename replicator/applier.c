@@ -437,6 +437,20 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 	const struct ss_dialect *d = a->conn->d;
 	int limit = (int)a->job->batch_rows;
 
+	/* A target can only have applied what the journal holds.  If it says
+	 * more, the journal was reset or replaced, and its new positions would
+	 * be skipped as "already applied": refuse instead of losing them. */
+	if (a->stats.applied_pos > ss_journal_last_pos(a->journal)) {
+		ss_err_set(
+			err,
+			"database %s has applied journal position %llu of job %s, but the journal "
+			"ends at %llu: the journal was reset or replaced; reload the target "
+			"(backfill) and delete its row in shadowsync.applied_position",
+			a->target->name, (unsigned long long)a->stats.applied_pos, a->job->name,
+			(unsigned long long)ss_journal_last_pos(a->journal));
+		err->transient = 0;
+		return -1;
+	}
 	r = ss_journal_reader_new(a->journal, a->stats.applied_pos, err);
 	if (!r) {
 		err->transient = 0;

@@ -22,6 +22,16 @@ ss_psql SRC -c "$SCHEMA"
 ss_psql DST -d t1 -c "$SCHEMA"
 ss_psql DST -d t2 -c "$SCHEMA"
 
+# On t1, record which target transaction inserted each row (an ALWAYS
+# trigger fires even under session_replication_role = replica).
+ss_psql DST -d t1 <<'SQL'
+CREATE TABLE applied_log (id bigint, ttx bigint);
+CREATE FUNCTION log_apply() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO applied_log VALUES (NEW.id, txid_current()); RETURN NULL; END$$;
+CREATE TRIGGER log_apply AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION log_apply();
+ALTER TABLE items ENABLE ALWAYS TRIGGER log_apply;
+SQL
+
 ss_write_job "$T/ss.ini" "$T/journal" "public.items, public.pairs" \
 	postgres "$SRC_DSN" \
 	postgres "host=127.0.0.1 port=$DST_PORT dbname=t1 user=postgres" \
@@ -65,6 +75,12 @@ for q in "SELECT * FROM items ORDER BY id" "SELECT * FROM pairs ORDER BY a, b"; 
 	ss_assert_eq "$want" "$(ss_pg_dump DST t2 "$q")" "t2: $q"
 done
 ss_assert_eq 0 "$(ss_psql SRC -c 'SELECT count(*) FROM shadowsync.log_j')" "shadow table drained"
+# The 1000 rows of the first source transaction arrived in one target
+# transaction, although batch_rows is 500 (the capture read them in two
+# batches and the applier may commit only at a source transaction's end).
+ss_assert_eq 1 "$(ss_psql DST -d t1 -c 'SELECT count(DISTINCT ttx) FROM applied_log WHERE id BETWEEN 1 AND 1000')" \
+	"one source transaction, one target commit"
+grep -q '^batch_rows = 500$' "$T/ss.ini" || ss_fail "the test needs batch_rows below the transaction size"
 ss_assert_eq "0 0" "$(ss_psql DST -d t1 -c "SELECT count(*) FROM items WHERE id BETWEEN 100 AND 150 AND id <> 120") $(ss_psql DST -d t1 -c "SELECT count(*) FROM items WHERE id BETWEEN 10 AND 19")" "deleted and moved keys are gone"
 
 # A second --once with nothing new is a quick no-op.
@@ -80,5 +96,14 @@ last=$(tail -n 1 "$T/dump.jsonl" | sed 's/.*"time":"\([^"]*\)".*/\1/')
 [ "$("$BIN" journal -c "$T/ss.ini" dump --from "$last" | head -n 1)" = "$(grep -m1 "\"time\":\"$last\"" "$T/dump.jsonl")" ] ||
 	ss_fail "--from $last did not start at the first record of that time"
 ss_assert_eq "$n" "$("$BIN" journal -c "$T/ss.ini" dump --from "$first" --to "$last" | wc -l)" "--from/--to over everything"
+# A journal that was reset (positions start again at 1) must not be
+# mistaken for one the targets already applied: the applier refuses.
+rm -rf "$T/journal"
+ss_psql SRC -c "UPDATE items SET name = 'after reset' WHERE id = 1"
+rc=0
+timeout 60 "$BIN" run -c "$T/ss.ini" --once 2>"$T/reset.log" || rc=$?
+[ $rc = 1 ] || { cat "$T/reset.log"; ss_fail "run after a journal reset: exit $rc, expected 1"; }
+grep -q "the journal was reset or replaced" "$T/reset.log" || { cat "$T/reset.log"; ss_fail "journal reset not named"; }
+
 "$BIN" uninstall -c "$T/ss.ini"
 ss_pass
