@@ -117,8 +117,13 @@ struct ss_poll_ops {
 	 * them.  Result columns: 0 the row image (a JSON object, the same form
 	 * the capture trigger writes, for ss_image_parse), 1 ts in µs since the
 	 * epoch (UTC), 2 "1" when the row is soft-deleted else "0", 3.. the key
-	 * columns as text in key order. */
-	void (*select_sql)(const struct ss_poll_spec *s, int from, int limit, struct ss_buf *out);
+	 * columns as text in key order, each as the row image writes it.
+	 * Placeholders are positional where the database has no numbered ones,
+	 * so the SQL says which parameter each placeholder takes: pmap[i] is
+	 * the index, in the list above, of placeholder i (pmap has room for
+	 * 2 * (npk + 2)); returns the number of placeholders. */
+	int (*select_sql)(const struct ss_poll_spec *s, int from, int limit, struct ss_buf *out,
+			  int *pmap);
 	/* Every key of the table: result columns = key columns as text, key order. */
 	void (*keyscan_sql)(const struct ss_poll_spec *s, struct ss_buf *out);
 	/* µs since the epoch (UTC) as a text parameter compared with ts_col. */

@@ -14,7 +14,7 @@
  *
  * Leaves to others: which changes to apply and when (replicator/), turning
  * row images into the journal form (change.c), and the type table the user
- * reads (doc/types.md, kept in step with my_vtype and image_expr below).
+ * reads (doc/types.md, kept in step with my_vtype and ss_my_image_expr below).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -27,6 +27,7 @@
 
 #include "check_ops.h"
 #include "dialect.h"
+#include "mariadb_int.h"
 #include "log.h"
 
 #define MY_SQL_MODE                                                                  \
@@ -1017,7 +1018,7 @@ static const char *my_default_schema(struct ss_conn *c)
 	return MYC(c)->dbname;
 }
 
-static int type_is(const char *type, const char *name)
+int ss_my_type_is(const char *type, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -1029,7 +1030,7 @@ static int is_text_type(const char *t)
 	static const char *const names[] = {"char",     "varchar", "tinytext", "text", "mediumtext",
 					    "longtext", "enum",    "set",      NULL};
 	for (int i = 0; names[i]; i++)
-		if (type_is(t, names[i]))
+		if (ss_my_type_is(t, names[i]))
 			return 1;
 	return 0;
 }
@@ -1374,7 +1375,7 @@ static void trim_fraction(struct ss_buf *out, const char *inner)
 
 /* The expression giving a column's value in a row image, in the form the
  * capture's reader (change.c ss_image_parse) turns into the journal form. */
-static void image_expr(const struct ss_colinfo *col, const char *rec, struct ss_buf *out)
+void ss_my_image_expr(const struct ss_colinfo *col, const char *rec, struct ss_buf *out)
 {
 	struct ss_buf x, cast;
 
@@ -1384,7 +1385,7 @@ static void image_expr(const struct ss_colinfo *col, const char *rec, struct ss_
 	my_quote_ident(&x, col->name);
 	switch (col->vtype) {
 	case SS_V_INT:
-		if (type_is(col->type, "bit"))
+		if (ss_my_type_is(col->type, "bit"))
 			ss_buf_addf(out, "%s + 0", x.data);
 		else
 			ss_buf_adds(out, x.data);
@@ -1441,8 +1442,8 @@ static void image_expr(const struct ss_colinfo *col, const char *rec, struct ss_
 }
 
 /* 'name', expr, 'name', expr ... for JSON_OBJECT. */
-static void image_args(const struct ss_tableinfo *t, int keys_only, const char *rec,
-		       struct ss_buf *out)
+void ss_my_image_args(const struct ss_tableinfo *t, int keys_only, const char *rec,
+		      struct ss_buf *out)
 {
 	int n = keys_only ? t->npk : t->ncols;
 
@@ -1452,7 +1453,7 @@ static void image_args(const struct ss_tableinfo *t, int keys_only, const char *
 			ss_buf_adds(out, ", ");
 		my_quote_literal(out, col->name);
 		ss_buf_adds(out, ", ");
-		image_expr(col, rec, out);
+		ss_my_image_expr(col, rec, out);
 	}
 }
 
@@ -1553,9 +1554,9 @@ static int table_ddl(struct ss_conn *c, const char *job, const struct ss_tablein
 	ss_buf_reset(&nm);
 	trigger_name(job, tag, "del", &nm);
 	ss_tableinfo_qname(&ss_dialect_mariadb, t->schema, nm.data, &td);
-	image_args(t, 1, "NEW", &newk);
-	image_args(t, 1, "OLD", &oldk);
-	image_args(t, 0, "NEW", &newr);
+	ss_my_image_args(t, 1, "NEW", &newk);
+	ss_my_image_args(t, 1, "OLD", &oldk);
+	ss_my_image_args(t, 0, "NEW", &newr);
 	key_unchanged(t, &same);
 	const char *kv[] = {"TABLE_DESC", desc.data,  "QTABLE",        q.data,     "LOG",
 			    log.data,     "TRIG_INS", ti.data,         "TRIG_UPD", tu.data,
@@ -2315,4 +2316,5 @@ const struct ss_dialect ss_dialect_mariadb = {
 	.upsert_sql = my_upsert_sql,
 	.delete_sql = my_delete_sql,
 	.check = &ss_mariadb_check_ops,
+	.poll = &ss_mariadb_poll_ops,
 };

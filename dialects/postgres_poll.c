@@ -32,7 +32,8 @@ static void order_cols(const struct ss_poll_spec *s, struct ss_buf *out)
 	}
 }
 
-static void pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, struct ss_buf *out)
+static int pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, struct ss_buf *out,
+			  int *pmap)
 {
 	int npk = s->t->npk, upper;
 
@@ -77,6 +78,9 @@ static void pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, st
 	ss_buf_addf(out, " <= $%d ORDER BY ", upper);
 	order_cols(s, out);
 	ss_buf_addf(out, " LIMIT %d", limit);
+	for (int i = 0; i < upper; i++) /* numbered placeholders: in order */
+		pmap[i] = i;
+	return upper;
 }
 
 static void pgp_keyscan_sql(const struct ss_poll_spec *s, struct ss_buf *out)

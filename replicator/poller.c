@@ -800,8 +800,9 @@ int ss_poller_poll(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_
 	struct ss_poll_spec spec;
 	struct ss_buf sql;
 	char tsbuf[2][48];
-	const char **params = NULL;
-	int np = 0, limit = (int)p->job->batch_rows, njournaled = 0, nscan = 0, rc = -1;
+	const char **params = NULL, **logical = NULL;
+	int *pmap = NULL, nbound, np = 0, limit = (int)p->job->batch_rows, njournaled = 0,
+	    nscan = 0, rc = -1;
 	int64_t now;
 
 	*full = 0;
@@ -820,25 +821,29 @@ int ss_poller_poll(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_
 		p->from = p->has_cp ? SS_POLL_FROM_TS : SS_POLL_FROM_START; /* key changed */
 	if (p->from == SS_POLL_FROM_START && p->has_cp)
 		p->from = SS_POLL_FROM_TS;
-	ops->select_sql(&spec, p->from, limit, &sql);
-	params = ss_xcalloc((size_t)t->info->npk + 3, sizeof *params);
+	pmap = ss_xcalloc(2 * ((size_t)t->info->npk + 2), sizeof *pmap);
+	nbound = ops->select_sql(&spec, p->from, limit, &sql, pmap);
+	logical = ss_xcalloc((size_t)t->info->npk + 3, sizeof *logical);
 	if (p->from == SS_POLL_FROM_TS) {
 		ops->ts_param(p->cp_ts - p->s.lookback_us, tsbuf[0], sizeof tsbuf[0]);
-		params[np++] = tsbuf[0];
+		logical[np++] = tsbuf[0];
 	} else if (p->from == SS_POLL_FROM_KEY) {
 		ops->ts_param(p->cur_ts, tsbuf[0], sizeof tsbuf[0]);
-		params[np++] = tsbuf[0];
+		logical[np++] = tsbuf[0];
 		for (int k = 0; k < p->ncur; k++)
-			params[np++] = p->cur_keys[k];
+			logical[np++] = p->cur_keys[k];
 	}
 	ops->ts_param(now - SS_POLL_SAFETY_US, tsbuf[1], sizeof tsbuf[1]);
-	params[np++] = tsbuf[1];
+	logical[np++] = tsbuf[1];
+	params = ss_xcalloc((size_t)nbound + 1, sizeof *params);
+	for (int i = 0; i < nbound; i++)
+		params[i] = logical[pmap[i]];
 
 	p->n = 0;
 	p->rows = 0;
 	ss_buf_reset(&p->payloads);
 	ss_buf_reset(&p->keys);
-	if (c->d->query(c, sql.data, np, params, NULL, on_row, p, err) < 0)
+	if (c->d->query(c, sql.data, nbound, params, NULL, on_row, p, err) < 0)
 		goto done;
 	if (journal_page(p, &njournaled, err) < 0)
 		goto done;
@@ -888,6 +893,8 @@ done:
 	if (rc < 0)
 		p->from = p->has_cp ? SS_POLL_FROM_TS : SS_POLL_FROM_START;
 	free(params);
+	free(logical);
+	free(pmap);
 	ss_buf_free(&sql);
 	return rc;
 }
