@@ -128,9 +128,15 @@ struct ss_poll_ops {
 	void (*keyscan_sql)(const struct ss_poll_spec *s, struct ss_buf *out);
 	/* µs since the epoch (UTC) as a text parameter compared with ts_col. */
 	void (*ts_param)(int64_t us, char *out, size_t n);
+	/* Optional: rewrite a row image (result column 0) into the form
+	 * ss_image_parse reads; returns 1 when out holds the new image, 0 when
+	 * the image is fine as it is. */
+	int (*image_fix)(const struct ss_tableinfo *t, const char *img, size_t len,
+			 struct ss_buf *out);
 };
 extern const struct ss_poll_ops ss_pg_poll_ops;      /* dialects/postgres_poll.c */
 extern const struct ss_poll_ops ss_mariadb_poll_ops; /* dialects/mariadb_poll.c */
+extern const struct ss_poll_ops ss_sqlite_poll_ops;  /* dialects/sqlite_poll.c */
 
 struct ss_dialect {
 	const char *name; /* postgres, mariadb, sqlite, ... (the SQL flavour) */

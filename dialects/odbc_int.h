@@ -139,6 +139,14 @@ int ss_odbc_list_tables_is(struct ss_conn *c, const char *schema_pat, const char
  * SQLite's PRAGMA table_info and as a fallback for information_schema). */
 uint8_t ss_odbc_vtype_from_decl(const char *decl);
 
+/* SQLite row images, as the capture triggers write them: the expression
+ * for one column of the row alias rec, and json_object(...) over the
+ * columns idx[0..n) (idx NULL: the first n).  REAL/NUMERIC values come out
+ * as exact hex floats, for ss_odbc_sqlite_decode_floats. */
+void ss_odbc_sqlite_value_expr(const struct ss_colinfo *col, const char *rec, struct ss_buf *out);
+void ss_odbc_sqlite_image_expr(const struct ss_tableinfo *t, const int *idx, int n, const char *rec,
+			       struct ss_buf *out);
+
 /* Shortest "%.Ng" text that reads back as the same double. */
 void ss_odbc_format_double(double v, struct ss_buf *out);
 /* The same digits as a plain decimal, no exponent (journal NUMERIC form). */

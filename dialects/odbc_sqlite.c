@@ -281,7 +281,7 @@ static void hexfloat_expr(const char *ref, struct ss_buf *out)
 }
 
 /* The expression whose JSON rendering is the journal form of a column. */
-static void value_expr(const struct ss_colinfo *col, const char *rec, struct ss_buf *out)
+void ss_odbc_sqlite_value_expr(const struct ss_colinfo *col, const char *rec, struct ss_buf *out)
 {
 	struct ss_buf r;
 
@@ -335,8 +335,8 @@ static void value_expr(const struct ss_colinfo *col, const char *rec, struct ss_
 #define JSON_GROUP 60 /* columns per json_object() call (SQLite allows 127 arguments) */
 
 /* json_object('a', <a>, ...) over cols; wider rows are glued from groups. */
-static void image_expr(const struct ss_tableinfo *t, const int *idx, int n, const char *rec,
-		       struct ss_buf *out)
+void ss_odbc_sqlite_image_expr(const struct ss_tableinfo *t, const int *idx, int n, const char *rec,
+			       struct ss_buf *out)
 {
 	int ngroups = (n + JSON_GROUP - 1) / JSON_GROUP;
 
@@ -352,7 +352,7 @@ static void image_expr(const struct ss_tableinfo *t, const int *idx, int n, cons
 				ss_buf_adds(&obj, ",\n        ");
 			ss_sql_quote_literal(&obj, col->name);
 			ss_buf_adds(&obj, ", ");
-			value_expr(col, rec, &obj);
+			ss_odbc_sqlite_value_expr(col, rec, &obj);
 		}
 		ss_buf_addc(&obj, ')');
 		if (ngroups == 1) {
@@ -462,9 +462,9 @@ static int sq_capture_install_sql(struct ss_conn *c, const char *job,
 		trigger_name(job, tag, "ins", &ti);
 		trigger_name(job, tag, "upd", &tu);
 		trigger_name(job, tag, "del", &td);
-		image_expr(t, t->pk, t->npk, "NEW", &newk);
-		image_expr(t, t->pk, t->npk, "OLD", &oldk);
-		image_expr(t, NULL, t->ncols, "NEW", &newr);
+		ss_odbc_sqlite_image_expr(t, t->pk, t->npk, "NEW", &newk);
+		ss_odbc_sqlite_image_expr(t, t->pk, t->npk, "OLD", &oldk);
+		ss_odbc_sqlite_image_expr(t, NULL, t->ncols, "NEW", &newr);
 		for (int k = 0; k < t->npk; k++) {
 			const char *name = t->cols[t->pk[k]].name;
 			if (k)
@@ -905,6 +905,7 @@ const struct ss_dialect ss_dialect_odbc_sqlite = {
 	.upsert_sql = sq_upsert_sql,
 	.delete_sql = sq_delete_sql,
 	.check = &ss_sqlite_check_ops,
+	.poll = &ss_sqlite_poll_ops,
 };
 
 const struct odbc_flavour ss_odbc_flavour_sqlite = {

@@ -191,6 +191,8 @@ struct ss_poller {
 	const struct ss_poll_table *t;
 	struct ss_change change;
 	struct ss_buf payloads, keys, kbuf;
+	struct ss_buf fixed;           /* a row image after ops->image_fix */
+	const struct ss_poll_ops *ops; /* of the poll in progress */
 	size_t *offs;
 	struct pending *pend;
 	int n, cap, rows;
@@ -224,6 +226,7 @@ struct ss_poller *ss_poller_new(const struct ss_jobconf *job, struct ss_journal 
 	ss_buf_init(&p->payloads);
 	ss_buf_init(&p->keys);
 	ss_buf_init(&p->kbuf);
+	ss_buf_init(&p->fixed);
 	ss_change_init(&p->change);
 	p->from = SS_POLL_FROM_START;
 	return p;
@@ -248,6 +251,7 @@ void ss_poller_free(struct ss_poller *p)
 	ss_buf_free(&p->payloads);
 	ss_buf_free(&p->keys);
 	ss_buf_free(&p->kbuf);
+	ss_buf_free(&p->fixed);
 	ss_change_release(&p->change);
 	free_strv(p->cur_keys, p->ncur);
 	free_strv(p->last_keys, p->last_nkeys);
@@ -543,6 +547,8 @@ static int on_row(void *arg, int n, const char *const *v, const size_t *l, struc
 	struct ss_poller *p = arg;
 	const struct ss_poll_table *t = p->t;
 	int npk = t->info->npk;
+	const char *img;
+	size_t ilen;
 	int64_t ts;
 	int deleted;
 	uint64_t h;
@@ -552,14 +558,20 @@ static int on_row(void *arg, int n, const char *const *v, const size_t *l, struc
 		ss_err_set(err, "poll query returned %d columns", n);
 		return -1;
 	}
+	img = v[0];
+	ilen = l[0];
 	ts = strtoll(v[1], NULL, 10);
 	deleted = v[2] && v[2][0] == '1';
+	if (p->ops->image_fix && p->ops->image_fix(t->info, img, ilen, &p->fixed)) {
+		img = p->fixed.data;
+		ilen = p->fixed.len;
+	}
 	p->rows++;
 	p->last_ts = ts;
 	set_keys(&p->last_keys, &p->last_nkeys, v + 3, l + 3, npk);
 	ss_buf_reset(&p->kbuf);
 	key_string(v + 3, l + 3, npk, &p->kbuf);
-	h = deleted ? DELETED_HASH : fnv(v[0], l[0]);
+	h = deleted ? DELETED_HASH : fnv(img, ilen);
 	if (!deleted && h == DELETED_HASH)
 		h = 1;
 	e = km_get(&p->seen, p->kbuf.data, p->kbuf.len);
@@ -575,9 +587,9 @@ static int on_row(void *arg, int n, const char *const *v, const size_t *l, struc
 		return 0;
 	}
 	change_start(p, deleted ? 'D' : 'U', ts);
-	if (ss_image_parse(&p->change, 1, v[0], l[0], t->key_cols, t->nkey_cols, err) < 0 ||
+	if (ss_image_parse(&p->change, 1, img, ilen, t->key_cols, t->nkey_cols, err) < 0 ||
 	    (!deleted &&
-	     ss_image_parse(&p->change, 0, v[0], l[0], t->row_cols, t->nrow_cols, err) < 0)) {
+	     ss_image_parse(&p->change, 0, img, ilen, t->row_cols, t->nrow_cols, err) < 0)) {
 		ss_err_prefix(err, "table %s.%s", p->schema, p->name);
 		return -1;
 	}
@@ -811,6 +823,7 @@ int ss_poller_poll(struct ss_poller *p, struct ss_conn *c, const struct ss_poll_
 	if (!p->loaded)
 		load_state(p);
 	p->t = t;
+	p->ops = ops;
 	spec.t = t->info;
 	spec.ts_col = p->s.timestamp_column;
 	spec.soft_delete_col = p->s.soft_delete_column;
