@@ -4,7 +4,9 @@
  * semicolons, comment starters, spaces, unicode), and the exact upsert and
  * delete statements the applier runs for a composite-key table (placeholder
  * counts, the key guard of ON DUPLICATE KEY UPDATE, the OR form of a
- * composite-key delete, the IN form of a one-column key).
+ * composite-key delete, the IN form of a one-column key), and the
+ * timestamp poll's placeholders: one per entry of the parameter map, the
+ * page's timestamp taken twice after a key (once to bound the index range).
  */
 #include "unit.h"
 
@@ -162,6 +164,42 @@ static void test_delete_single_key(void)
 	ss_buf_free(&b);
 }
 
+/* The poll query after a key: placeholders in the SQL match the map, which
+ * is (ts, ts, key1, key2, upper). */
+static void test_poll_param_map(void)
+{
+	static struct ss_colinfo pc[] = {
+		{"order id", "int(11)", SS_V_INT, 0, 1, -1, -1},
+		{"line`no", "varbinary(20)", SS_V_BINARY, 0, 2, -1, -1},
+		{"updated_at", "timestamp(6)", SS_V_TIMESTAMPTZ, 0, 0, -1, 6},
+	};
+	static const struct ss_tableinfo pt = {"Sales", "Order Items", pc, 3, pk, 2};
+	const struct ss_poll_spec spec = {&pt, "updated_at", NULL};
+	int pmap[8], n, want_key[] = {0, 0, 1, 2, 3};
+	struct ss_buf b;
+
+	ss_buf_init(&b);
+	n = ss_mariadb_poll_ops.select_sql(&spec, SS_POLL_FROM_KEY, 10, &b, pmap);
+	CHECK_INT(n, 5);
+	CHECK_INT(count_char(b.data, '?'), 5);
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(pmap[i], want_key[i]);
+	CHECK(strstr(b.data, "UNHEX(?)") != NULL);
+	CHECK(strstr(b.data, " LIMIT 10") != NULL);
+	ss_buf_reset(&b);
+	n = ss_mariadb_poll_ops.select_sql(&spec, SS_POLL_FROM_TS, 10, &b, pmap);
+	CHECK_INT(n, 2);
+	CHECK_INT(count_char(b.data, '?'), 2);
+	CHECK_INT(pmap[0], 0);
+	CHECK_INT(pmap[1], 1);
+	ss_buf_reset(&b);
+	n = ss_mariadb_poll_ops.select_sql(&spec, SS_POLL_FROM_START, 10, &b, pmap);
+	CHECK_INT(n, 1);
+	CHECK_INT(count_char(b.data, '?'), 1);
+	CHECK_INT(pmap[0], 0);
+	ss_buf_free(&b);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_quote_ident);
@@ -170,5 +208,6 @@ int main(void)
 	UNIT_RUN(test_upsert_placeholders);
 	UNIT_RUN(test_delete_composite);
 	UNIT_RUN(test_delete_single_key);
+	UNIT_RUN(test_poll_param_map);
 	return UNIT_DONE();
 }

@@ -4,8 +4,10 @@
  * names holding quotes, spaces and semicolons; the upsert and delete text
  * for one and several rows and for composite keys; the script splitter
  * that feeds statements one by one to drivers that take one at a time;
- * declared type -> journal type; and decoding the exact hex floats the
- * SQLite capture triggers write.
+ * declared type -> journal type; decoding the exact hex floats the
+ * SQLite capture triggers write; and the SQLite timestamp poll (one
+ * placeholder per entry of its parameter map, timestamps compared as
+ * instants).
  */
 #include "unit.h"
 
@@ -308,6 +310,41 @@ static void test_decode_floats(void)
 	CHECK_GEN(decode("{\"n\":\"-0x55aa54c6758f84p9\"}"), "{\"n\":-12345678901234567000}");
 }
 
+static int count_q(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '?';
+	return n;
+}
+
+static void test_sqlite_poll(void)
+{
+	struct ss_tableinfo t;
+	struct ss_buf b;
+	int pmap[8], n, want[] = {0, 0, 1, 2, 3};
+
+	make_table(&t, "main", 1);
+	t.cols[2].vtype = SS_V_TIMESTAMP; /* "b`ack" is the timestamp */
+	const struct ss_poll_spec spec = {&t, "b`ack", NULL};
+	ss_buf_init(&b);
+	n = ss_sqlite_poll_ops.select_sql(&spec, SS_POLL_FROM_KEY, 7, &b, pmap);
+	CHECK_INT(n, 5);
+	CHECK_INT(count_q(b.data), 5);
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(pmap[i], want[i]);
+	/* the index bound on the text, the order on the instant */
+	CHECK(strstr(b.data, "\"b`ack\" >= substr(?, 1, 19)") != NULL);
+	CHECK(strstr(b.data, "ORDER BY (unixepoch(") != NULL);
+	ss_buf_reset(&b);
+	n = ss_sqlite_poll_ops.select_sql(&spec, SS_POLL_FROM_START, 7, &b, pmap);
+	CHECK_INT(n, 1);
+	CHECK_INT(count_q(b.data), 1);
+	ss_buf_free(&b);
+	ss_tableinfo_free(&t);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_flavour_names);
@@ -320,5 +357,6 @@ int main(void)
 	UNIT_RUN(test_vtype_from_decl);
 	UNIT_RUN(test_number_text);
 	UNIT_RUN(test_decode_floats);
+	UNIT_RUN(test_sqlite_poll);
 	return UNIT_DONE();
 }
