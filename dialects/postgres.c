@@ -172,43 +172,56 @@ static int pg_exec_script(struct ss_conn *c, const char *sql, struct ss_err *err
 	return 0;
 }
 
-static int pg_query(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
-		    const size_t *lens, ss_row_cb cb, void *arg, struct ss_err *err)
+/* Run a query and hand each row to cb.  single: stream in single-row mode
+ * (a result of any size in bounded memory); otherwise one result for the
+ * whole query, cheaper per row for a result bounded by a LIMIT. */
+static int query_rows(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		      int single, ss_row_cb cb, void *arg, struct ss_err *err)
 {
 	PGresult *res;
 	int rc = 0, stopped = 0;
 	const char *vals[256];
 	size_t vlens[256];
 
-	(void)lens;
 	if (!PQsendQueryParams(PG(c), sql, nparams, NULL, params, NULL, NULL, 0)) {
 		pg_fail(c, NULL, sql, err);
 		return -1;
 	}
-	PQsetSingleRowMode(PG(c));
+	if (single)
+		PQsetSingleRowMode(PG(c));
 	while ((res = PQgetResult(PG(c))) != NULL) {
 		ExecStatusType st = PQresultStatus(res);
-		if (st == PGRES_SINGLE_TUPLE && !stopped && rc == 0) {
-			int n = PQnfields(res);
+		if ((st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && rc == 0) {
+			int n = PQnfields(res), nt = PQntuples(res);
 			if (n > 256)
 				n = 256;
-			for (int i = 0; i < n; i++) {
-				vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-				vlens[i] = (size_t)PQgetlength(res, 0, i);
+			for (int t = 0; t < nt && !stopped && rc == 0; t++) {
+				for (int i = 0; i < n; i++) {
+					vals[i] = PQgetisnull(res, t, i) ? NULL :
+									   PQgetvalue(res, t, i);
+					vlens[i] = (size_t)PQgetlength(res, t, i);
+				}
+				int r = cb(arg, n, vals, vlens, err);
+				if (r < 0)
+					rc = -1;
+				else if (r > 0)
+					stopped = 1;
 			}
-			int r = cb(arg, n, vals, vlens, err);
-			if (r < 0)
-				rc = -1;
-			else if (r > 0)
-				stopped = 1;
-		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
-			   st != PGRES_COMMAND_OK && rc == 0) {
+		} else if (st != PGRES_COMMAND_OK && st != PGRES_SINGLE_TUPLE &&
+			   st != PGRES_TUPLES_OK && rc == 0) {
 			pg_fail(c, res, sql, err);
 			rc = -1;
 		}
 		PQclear(res);
 	}
 	return rc;
+}
+
+static int pg_query(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
+		    const size_t *lens, ss_row_cb cb, void *arg, struct ss_err *err)
+{
+	(void)lens; /* text parameters are NUL-terminated for libpq */
+	return query_rows(c, sql, nparams, params, 1, cb, arg, err);
 }
 
 static int pg_begin(struct ss_conn *c, struct ss_err *err)
@@ -683,16 +696,26 @@ static int pg_capture_fetch(struct ss_conn *c, const char *job, int limit, ss_sh
 			  " (extract(epoch FROM captured_at) * 1000000)::bigint FROM shadowsync.");
 	log_table_name(job, &sql);
 	ss_buf_adds(&sql, " ORDER BY id LIMIT $1");
-	r = pg_query(c, sql.data, 1, params, NULL, fetch_row, &st, err);
+	r = query_rows(c, sql.data, 1, params, 0, fetch_row, &st, err); /* LIMIT: bounded */
 	ss_buf_free(&sql);
 	return r;
 }
 
 static void id_array(const uint64_t *ids, int n, struct ss_buf *out)
 {
+	char digits[24];
+
 	ss_buf_addc(out, '{');
-	for (int i = 0; i < n; i++)
-		ss_buf_addf(out, "%s%llu", i ? "," : "", (unsigned long long)ids[i]);
+	for (int i = 0; i < n; i++) {
+		size_t k = sizeof digits;
+		uint64_t v = ids[i];
+		do
+			digits[--k] = (char)('0' + v % 10);
+		while ((v /= 10) != 0);
+		if (i)
+			ss_buf_addc(out, ',');
+		ss_buf_add(out, digits + k, sizeof digits - k);
+	}
 	ss_buf_addc(out, '}');
 }
 

@@ -139,6 +139,15 @@ static int get_fields(struct ss_change *c, int as_key, const uint8_t **p, const 
 
 	if (ss_varint_get(p, end, &n) < 0 || n > (uint64_t)(end - *p))
 		return -1;
+	/* room for exactly n: decoding runs for every change applied, and
+	 * right-sized arrays stay small enough for malloc's fast paths */
+	struct ss_field **v = as_key ? &c->key : &c->row;
+	int *cap = as_key ? &c->key_cap : &c->row_cap;
+	int have = as_key ? c->nkey : c->nrow;
+	if ((uint64_t)*cap < have + n) {
+		*cap = have + (int)n;
+		*v = ss_xrealloc(*v, sizeof **v * (size_t)*cap);
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		struct ss_field *f = as_key ? ss_change_add_key(c) : ss_change_add_row(c);
 		if (get_str(p, end, &f->name, &f->name_len) < 0 || *p >= end)

@@ -391,6 +391,16 @@ int ss_parse_time(const char *s, int64_t *us)
 	return 0;
 }
 
+/* v as exactly n decimal digits, zero-padded. */
+static void put_digits(char **p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		(*p)[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	*p += n;
+}
+
 void ss_format_time(int64_t us, char *out, size_t outlen)
 {
 	int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
@@ -400,8 +410,28 @@ void ss_format_time(int64_t us, char *out, size_t outlen)
 	unsigned m, d;
 
 	ss_civil_from_days(days, &y, &m, &d);
-	snprintf(out, outlen, "%04lld-%02u-%02uT%02d:%02d:%02d.%06lldZ", (long long)y, m, d,
-		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (long long)frac);
+	if (y < 0 || y > 9999 || outlen < 28) {
+		snprintf(out, outlen, "%04lld-%02u-%02uT%02d:%02d:%02d.%06lldZ", (long long)y, m, d,
+			 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (long long)frac);
+		return;
+	}
+	/* the common case by hand: this runs for every timestamp captured */
+	char *p = out;
+	put_digits(&p, (unsigned)y, 4);
+	*p++ = '-';
+	put_digits(&p, m, 2);
+	*p++ = '-';
+	put_digits(&p, d, 2);
+	*p++ = 'T';
+	put_digits(&p, (unsigned)(rem / 3600), 2);
+	*p++ = ':';
+	put_digits(&p, (unsigned)(rem / 60 % 60), 2);
+	*p++ = ':';
+	put_digits(&p, (unsigned)(rem % 60), 2);
+	*p++ = '.';
+	put_digits(&p, (unsigned)frac, 6);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 void ss_crashpoint(const char *name)
