@@ -333,3 +333,43 @@ fail:
 	ss_tableinfo_free_array(t, cnt);
 	return -1;
 }
+
+/* ---- timestamp capture ---------------------------------------------------- */
+
+void ss_poll_keyscan_sql(const struct ss_dialect *d, const struct ss_poll_spec *s,
+			 const char *alias,
+			 void (*key_expr)(const struct ss_colinfo *col, const char *rec,
+					  struct ss_buf *out),
+			 struct ss_buf *out)
+{
+	ss_buf_adds(out, "SELECT ");
+	for (int k = 0; k < s->t->npk; k++) {
+		if (k)
+			ss_buf_adds(out, ", ");
+		key_expr(&s->t->cols[s->t->pk[k]], alias, out);
+	}
+	ss_buf_adds(out, " FROM ");
+	ss_tableinfo_qname(d, s->t->schema, s->t->name, out);
+	ss_buf_addf(out, " AS %s", alias);
+}
+
+void ss_poll_ts_text(int64_t us, const char *suffix, char *out, size_t n)
+{
+	char iso[40];
+
+	ss_format_time(us, iso, sizeof iso); /* 2026-11-21T10:00:00.123456Z */
+	iso[10] = ' ';
+	iso[26] = '\0';
+	snprintf(out, n, "%s%s", iso, suffix);
+}
+
+void ss_poll_order_cols(const struct ss_dialect *d, const struct ss_poll_spec *s,
+			struct ss_buf *out)
+{
+	for (int k = -1; k < s->t->npk; k++) {
+		if (k >= 0)
+			ss_buf_adds(out, ", ");
+		ss_buf_adds(out, SS_POLL_ROW ".");
+		d->quote_ident(out, k < 0 ? s->ts_col : s->t->cols[s->t->pk[k]].name);
+	}
+}

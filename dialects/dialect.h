@@ -256,6 +256,21 @@ int ss_table_list_row(void *arg, int ncols, const char *const *vals, const size_
 /* rc < 0: free the list and return -1; else hand its arrays to the caller. */
 int ss_table_list_finish(struct ss_table_list *l, int rc, char ***schemas, char ***names, int *n);
 
+/* Shared by the dialects' ss_poll_ops: the key scan query (every key of
+ * the table as key_expr gives it for the row alias), and a timestamp as
+ * "YYYY-MM-DD HH:MM:SS.ffffff" followed by suffix. */
+void ss_poll_keyscan_sql(const struct ss_dialect *d, const struct ss_poll_spec *s,
+			 const char *alias,
+			 void (*key_expr)(const struct ss_colinfo *col, const char *rec,
+					  struct ss_buf *out),
+			 struct ss_buf *out);
+void ss_poll_ts_text(int64_t us, const char *suffix, char *out, size_t n);
+/* The row alias of the poll queries (unlikely to collide with a column
+ * name), and "alias.ts, alias.key1, ..." with d's quoting. */
+#define SS_POLL_ROW "_ss_row_"
+void ss_poll_order_cols(const struct ss_dialect *d, const struct ss_poll_spec *s,
+			struct ss_buf *out);
+
 /* Convenience wrappers that report the statement on error. */
 int ss_db_exec(struct ss_conn *c, const char *sql, struct ss_err *err) SS_MUST_CHECK;
 /* First column of the first row into *out (malloc'd; NULL for SQL NULL / no row). */

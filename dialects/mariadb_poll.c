@@ -21,9 +21,7 @@
 #include "dialect.h"
 #include "mariadb_int.h"
 
-/* Row alias: unlikely to collide with a table name in the image's column
- * references. */
-#define ROW "_ss_row_"
+#define ROW SS_POLL_ROW
 
 /* The rows a poll never reads: NULL and MariaDB's zero date compare below
  * the smallest DATETIME. */
@@ -33,15 +31,6 @@ static void col(struct ss_buf *out, const char *name)
 {
 	ss_buf_adds(out, ROW ".");
 	ss_dialect_mariadb.quote_ident(out, name);
-}
-
-static void order_cols(const struct ss_poll_spec *s, struct ss_buf *out)
-{
-	col(out, s->ts_col);
-	for (int k = 0; k < s->t->npk; k++) {
-		ss_buf_adds(out, ", ");
-		col(out, s->t->cols[s->t->pk[k]].name);
-	}
 }
 
 /* A key parameter, as the image wrote the key, back to the column's type. */
@@ -114,7 +103,7 @@ static int myp_select_sql(const struct ss_poll_spec *s, int from, int limit, str
 		/* ts >= ? lets the range scan start at the page's timestamp */
 		ss_buf_adds(out, " >= ? AND (");
 		pmap[np++] = 0;
-		order_cols(s, out);
+		ss_poll_order_cols(&ss_dialect_mariadb, s, out);
 		ss_buf_adds(out, ") > (?");
 		pmap[np++] = 0;
 		for (int k = 0; k < npk; k++) {
@@ -130,32 +119,19 @@ static int myp_select_sql(const struct ss_poll_spec *s, int from, int limit, str
 	ss_buf_adds(out, " <= ? ORDER BY ");
 	pmap[np] = from == SS_POLL_FROM_TS ? 1 : from == SS_POLL_FROM_KEY ? npk + 1 : 0;
 	np++;
-	order_cols(s, out);
+	ss_poll_order_cols(&ss_dialect_mariadb, s, out);
 	ss_buf_addf(out, " LIMIT %d", limit);
 	return np;
 }
 
 static void myp_keyscan_sql(const struct ss_poll_spec *s, struct ss_buf *out)
 {
-	ss_buf_adds(out, "SELECT ");
-	for (int k = 0; k < s->t->npk; k++) {
-		if (k)
-			ss_buf_adds(out, ", ");
-		ss_my_image_expr(&s->t->cols[s->t->pk[k]], ROW, out);
-	}
-	ss_buf_adds(out, " FROM ");
-	ss_tableinfo_qname(&ss_dialect_mariadb, s->t->schema, s->t->name, out);
-	ss_buf_adds(out, " " ROW);
+	ss_poll_keyscan_sql(&ss_dialect_mariadb, s, ROW, ss_my_image_expr, out);
 }
 
 static void myp_ts_param(int64_t us, char *out, size_t n)
 {
-	char iso[40];
-
-	ss_format_time(us, iso, sizeof iso); /* 2026-11-21T10:00:00.123456Z */
-	iso[10] = ' ';
-	iso[26] = '\0';
-	snprintf(out, n, "%s", iso);
+	ss_poll_ts_text(us, "", out, n);
 }
 
 const struct ss_poll_ops ss_mariadb_poll_ops = {

@@ -15,21 +15,12 @@
 
 /* Row alias: unlikely to collide with a column name (to_json(alias) would
  * pick the column instead of the row). */
-#define ROW "_ss_row_"
+#define ROW SS_POLL_ROW
 
 static void col(struct ss_buf *out, const char *name)
 {
 	ss_buf_adds(out, ROW ".");
 	ss_dialect_postgres.quote_ident(out, name);
-}
-
-static void order_cols(const struct ss_poll_spec *s, struct ss_buf *out)
-{
-	col(out, s->ts_col);
-	for (int k = 0; k < s->t->npk; k++) {
-		ss_buf_adds(out, ", ");
-		col(out, s->t->cols[s->t->pk[k]].name);
-	}
 }
 
 static int pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, struct ss_buf *out,
@@ -65,7 +56,7 @@ static int pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, str
 		break;
 	case SS_POLL_FROM_KEY:
 		ss_buf_addc(out, '(');
-		order_cols(s, out);
+		ss_poll_order_cols(&ss_dialect_postgres, s, out);
 		ss_buf_adds(out, ") > ($1");
 		for (int k = 0; k < npk; k++)
 			ss_buf_addf(out, ", $%d", k + 2);
@@ -76,35 +67,28 @@ static int pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, str
 	}
 	col(out, s->ts_col);
 	ss_buf_addf(out, " <= $%d ORDER BY ", upper);
-	order_cols(s, out);
+	ss_poll_order_cols(&ss_dialect_postgres, s, out);
 	ss_buf_addf(out, " LIMIT %d", limit);
 	for (int i = 0; i < upper; i++) /* numbered placeholders: in order */
 		pmap[i] = i;
 	return upper;
 }
 
+static void key_text(const struct ss_colinfo *c, const char *rec, struct ss_buf *out)
+{
+	ss_buf_addf(out, "%s.", rec);
+	ss_dialect_postgres.quote_ident(out, c->name);
+	ss_buf_adds(out, "::text");
+}
+
 static void pgp_keyscan_sql(const struct ss_poll_spec *s, struct ss_buf *out)
 {
-	ss_buf_adds(out, "SELECT ");
-	for (int k = 0; k < s->t->npk; k++) {
-		if (k)
-			ss_buf_adds(out, ", ");
-		col(out, s->t->cols[s->t->pk[k]].name);
-		ss_buf_adds(out, "::text");
-	}
-	ss_buf_adds(out, " FROM ");
-	ss_tableinfo_qname(&ss_dialect_postgres, s->t->schema, s->t->name, out);
-	ss_buf_adds(out, " " ROW);
+	ss_poll_keyscan_sql(&ss_dialect_postgres, s, ROW, key_text, out);
 }
 
 static void pgp_ts_param(int64_t us, char *out, size_t n)
 {
-	char iso[40];
-
-	ss_format_time(us, iso, sizeof iso); /* 2026-11-21T10:00:00.123456Z */
-	iso[10] = ' ';
-	iso[26] = '\0';
-	snprintf(out, n, "%s+00", iso);
+	ss_poll_ts_text(us, "+00", out, n);
 }
 
 const struct ss_poll_ops ss_pg_poll_ops = {

@@ -22,7 +22,7 @@
 #include "dialect.h"
 #include "odbc_int.h"
 
-#define ROW "_ss_row_"
+#define ROW SS_POLL_ROW
 
 static void col(struct ss_buf *out, const char *name)
 {
@@ -155,25 +155,12 @@ static int sqp_select_sql(const struct ss_poll_spec *s, int from, int limit, str
 
 static void sqp_keyscan_sql(const struct ss_poll_spec *s, struct ss_buf *out)
 {
-	ss_buf_adds(out, "SELECT ");
-	for (int k = 0; k < s->t->npk; k++) {
-		if (k)
-			ss_buf_adds(out, ", ");
-		ss_odbc_sqlite_value_expr(&s->t->cols[s->t->pk[k]], ROW, out);
-	}
-	ss_buf_adds(out, " FROM ");
-	ss_tableinfo_qname(&ss_dialect_odbc_sqlite, s->t->schema, s->t->name, out);
-	ss_buf_adds(out, " AS " ROW);
+	ss_poll_keyscan_sql(&ss_dialect_odbc_sqlite, s, ROW, ss_odbc_sqlite_value_expr, out);
 }
 
 static void sqp_ts_param(int64_t us, char *out, size_t n)
 {
-	char iso[40];
-
-	ss_format_time(us, iso, sizeof iso); /* 2026-11-21T10:00:00.123456Z */
-	iso[10] = ' ';
-	iso[26] = '\0';
-	snprintf(out, n, "%s", iso);
+	ss_poll_ts_text(us, "", out, n);
 }
 
 /* REAL/NUMERIC hex floats of the image as decimals. */

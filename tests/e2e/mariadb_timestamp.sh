@@ -48,19 +48,6 @@ INI
 
 src() { ss_maria SRC -e "SET time_zone = '+00:00'; $1"; }
 
-PID=
-start()
-{
-	"$BIN" run -c "$T/ss.ini" >>"$T/run.log" 2>&1 &
-	PID=$!
-}
-stop()
-{
-	kill -TERM "$PID" 2>/dev/null || true
-	wait "$PID" 2>/dev/null || true
-	PID=
-}
-ss_on_exit '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; true'
 
 # live rows only: a soft-deleted row is deleted on the target
 ITEMS="SELECT id, name, qty, HEX(bin), updated_at FROM items WHERE deleted_at IS NULL ORDER BY id"
@@ -84,7 +71,7 @@ src "INSERT INTO items (id, name, qty, bin, updated_at)
 src "INSERT INTO soft (a, b, v, updated_at)
      SELECT seq, UNHEX(CONCAT('00', HEX(seq), 'FF')), CONCAT('v', seq), UTC_TIMESTAMP() - INTERVAL 1 HOUR
      FROM seq_1_to_20"
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 wait_items "initial load"
 wait_equal "initial load of soft" "$SOFT"
 
@@ -133,21 +120,21 @@ ss_assert_eq 0 "$(ss_maria DST -e 'SELECT count(*) FROM items WHERE id IN (1, 2,
 
 # restart: the checkpoint survives, nothing is journaled twice
 sleep 2
-stop
+ss_daemon_stop
 n1=$("$BIN" journal -c "$T/ss.ini" dump | wc -l)
 ls "$T/journal/j"/poll-*.state >/dev/null || ss_fail "no poll state file"
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 sleep 4
-stop
+ss_daemon_stop
 n2=$("$BIN" journal -c "$T/ss.ini" dump | wc -l)
 ss_assert_eq "$n1" "$n2" "journal records after a restart without changes"
 
 # and it continues where it left off
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 src "UPDATE items SET name = 'after restart' WHERE id = 4"
 wait_items "after restart"
 sleep 1
-stop
+ss_daemon_stop
 "$BIN" journal -c "$T/ss.ini" dump >"$T/dump.jsonl"
 ss_assert_eq "$((n1 + 1))" "$(wc -l <"$T/dump.jsonl")" "one more record after one more change"
 grep -q '"op":"D"' "$T/dump.jsonl" || ss_fail "no delete in the journal"

@@ -41,19 +41,6 @@ keyscan_interval = 1s
 soft_delete_column = deleted
 INI
 
-PID=
-start()
-{
-	"$BIN" run -c "$T/ss.ini" >>"$T/run.log" 2>&1 &
-	PID=$!
-}
-stop()
-{
-	kill -TERM "$PID" 2>/dev/null || true
-	wait "$PID" 2>/dev/null || true
-	PID=
-}
-ss_on_exit '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; true'
 
 ITEMS="SELECT * FROM items ORDER BY id"
 wait_items()
@@ -68,7 +55,7 @@ wait_items()
 ss_psql SRC -c "INSERT INTO items SELECT g, 'item ' || g, g, now() - interval '1 day' + g * interval '1 second'
                 FROM generate_series(1, 100) g"
 ss_psql SRC -c "INSERT INTO soft SELECT g, 'k' || g, 'v' || g FROM generate_series(1, 20) g"
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 wait_items "initial load"
 
 # inserts and updates
@@ -112,21 +99,21 @@ done
 
 # restart: the checkpoint survives, nothing is journaled twice
 sleep 2
-stop
+ss_daemon_stop
 n1=$("$BIN" journal -c "$T/ss.ini" dump | wc -l)
 ls "$T/journal/j"/poll-*.state >/dev/null || ss_fail "no poll state file"
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 sleep 4
-stop
+ss_daemon_stop
 n2=$("$BIN" journal -c "$T/ss.ini" dump | wc -l)
 ss_assert_eq "$n1" "$n2" "journal records after a restart without changes"
 
 # and it continues where it left off
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 ss_psql SRC -c "UPDATE items SET name = 'after restart', updated_at = now() WHERE id = 1"
 wait_items "after restart"
 sleep 1
-stop
+ss_daemon_stop
 "$BIN" journal -c "$T/ss.ini" dump >"$T/dump.jsonl"
 ss_assert_eq "$((n1 + 1))" "$(wc -l <"$T/dump.jsonl")" "one more record after one more change"
 grep -q '"op":"D"' "$T/dump.jsonl" || ss_fail "no delete in the journal"

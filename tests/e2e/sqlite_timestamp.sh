@@ -9,6 +9,7 @@
 # scan, a soft-delete column, and a restart that keeps the checkpoint.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
+. "$(dirname "$0")/../lib/jobs.sh"
 
 command -v sqlite3 >/dev/null || ss_fail "the sqlite3 shell is not installed (make deps)"
 lite() {
@@ -49,19 +50,6 @@ keyscan_interval = 1s
 soft_delete_column = deleted
 EOF
 
-PID=
-start()
-{
-	"$BIN" run -c "$T/ss.ini" >>"$T/run.log" 2>&1 &
-	PID=$!
-}
-stop()
-{
-	kill -TERM "$PID" 2>/dev/null || true
-	wait "$PID" 2>/dev/null || true
-	PID=
-}
-ss_on_exit '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; true'
 
 # live rows; timestamps as instants (the target gets the journal's form)
 ITEMS="SELECT id, name, quote(r), strftime('%Y-%m-%d %H:%M:%f', updated_at) FROM items
@@ -87,7 +75,7 @@ lite "$SRC" "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHER
                (62, 'big', 1.7976931348623157e308, '2026-01-01 00:00:00.25'),
                (63, 'tenth', 0.1, '2026-01-01 00:00:00.250');"
 lite "$SRC" "INSERT INTO blobs VALUES (x'00ff', 'a', datetime('now', '-1 hour')), (x'ff00', 'b', datetime('now', '-1 hour'))"
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 wait_equal "initial load" "$ITEMS"
 wait_equal "initial load of blobs" "$BLOBS"
 
@@ -124,17 +112,17 @@ ss_assert_eq 0 "$(lite "$DST" 'SELECT count(*) FROM items WHERE id IN (30, 31)')
 
 # restart: nothing journaled twice, and it continues
 sleep 2
-stop
+ss_daemon_stop
 n1=$("$BIN" journal -c "$T/ss.ini" dump | wc -l)
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 sleep 3
-stop
+ss_daemon_stop
 ss_assert_eq "$n1" "$("$BIN" journal -c "$T/ss.ini" dump | wc -l)" "journal records after a restart"
-start
+ss_daemon_start "$T/ss.ini" "$T/run.log"
 lite "$SRC" "UPDATE items SET name = 'after restart', updated_at = $NOW WHERE id = 1"
 wait_equal "after restart" "$ITEMS"
 sleep 1
-stop
+ss_daemon_stop
 ss_assert_eq "$((n1 + 1))" "$("$BIN" journal -c "$T/ss.ini" dump | wc -l)" "one more record"
 if grep -i 'error' "$T/run.log"; then
 	ss_fail "errors in the run log"

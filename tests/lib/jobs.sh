@@ -4,6 +4,9 @@
 #   ss_write_job FILE JOURNAL_DIR TABLES SRC_DRIVER SRC_DSN [DST_DRIVER DST_DSN]...
 #       one job "j" from database "src" to targets "dst1", "dst2", ...
 #   ss_pg_dump NAME DB QUERY   -> md5 and row count of COPY (QUERY) output
+#   ss_daemon_start FILE LOG   `shadowsync run -c FILE` in the background,
+#                              output appended to LOG; killed at exit
+#   ss_daemon_stop             SIGTERM to that daemon, and wait for it
 
 ss_write_job()
 {
@@ -40,4 +43,23 @@ ss_pg_wait_equal()
 		sleep 0.2
 	done
 	return 1
+}
+
+SS_DAEMON_PID=
+ss_daemon_start()
+{
+	"$(ss_bin)" run -c "$1" >>"$2" 2>&1 &
+	SS_DAEMON_PID=$!
+	if [ -z "${_SS_DAEMON_TRAP:-}" ]; then
+		_SS_DAEMON_TRAP=1
+		ss_on_exit '[ -n "$SS_DAEMON_PID" ] && kill -KILL "$SS_DAEMON_PID" 2>/dev/null; true'
+	fi
+}
+
+ss_daemon_stop()
+{
+	[ -n "$SS_DAEMON_PID" ] || return 0
+	kill -TERM "$SS_DAEMON_PID" 2>/dev/null || true
+	wait "$SS_DAEMON_PID" 2>/dev/null || true
+	SS_DAEMON_PID=
 }
