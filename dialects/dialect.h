@@ -184,11 +184,15 @@ struct ss_dialect {
 	 * transaction. */
 	int (*capture_fetch)(struct ss_conn *c, const char *job, int limit, ss_shadow_cb cb,
 			     void *arg, struct ss_err *err);
-	/* For each txid, how many shadow rows it has in total (to know whether a
-	 * transaction is complete in a batch).  counts[i] for txids[i].  NULL when
-	 * the source exposes no transaction ids. */
-	int (*capture_txn_rows)(struct ss_conn *c, const char *job, const uint64_t *txids, int n,
-				uint64_t *counts, struct ss_err *err);
+	/* For each txid of a full batch whose last row has id after_id: does
+	 * it have shadow rows after that id (more[i] 1), or does it end in the
+	 * batch (0)?  A committed transaction's rows are all visible at once,
+	 * so its rows not in a batch read in id order all come after the
+	 * batch; with an index on (txid, id) this is one probe per txid
+	 * however large the transaction.  NULL when the source exposes no
+	 * transaction ids. */
+	int (*capture_txn_more)(struct ss_conn *c, const char *job, const uint64_t *txids, int n,
+				uint64_t after_id, uint8_t *more, struct ss_err *err);
 	/* Delete exactly these shadow rows, by id. */
 	int (*capture_delete)(struct ss_conn *c, const char *job, const uint64_t *ids, int n,
 			      struct ss_err *err);

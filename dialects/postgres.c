@@ -720,7 +720,7 @@ static void id_array(const uint64_t *ids, int n, struct ss_buf *out)
 }
 
 struct txn_state {
-	uint64_t *counts;
+	uint8_t *more;
 	int n, next;
 };
 
@@ -733,48 +733,72 @@ static int txn_row(void *arg, int n, const char *const *v, const size_t *l, stru
 	(void)err;
 	/* rows come in the order of the txids array */
 	if (s->next < s->n)
-		s->counts[s->next++] = strtoull(v[0], NULL, 10);
+		s->more[s->next++] = v[0] && v[0][0] == 't';
 	return 0;
 }
 
-static int pg_capture_txn_rows(struct ss_conn *c, const char *job, const uint64_t *txids, int n,
-			       uint64_t *counts, struct ss_err *err)
+static int pg_capture_txn_more(struct ss_conn *c, const char *job, const uint64_t *txids, int n,
+			       uint64_t after_id, uint8_t *more, struct ss_err *err)
 {
 	struct ss_buf sql, arr;
-	struct txn_state st = {counts, n, 0};
+	struct txn_state st = {more, n, 0};
+	char after[24];
 	int r;
 
 	ss_buf_init(&sql);
 	ss_buf_init(&arr);
 	id_array(txids, n, &arr);
-	ss_buf_adds(&sql, "SELECT (SELECT count(*) FROM shadowsync.");
+	snprintf(after, sizeof after, "%llu", (unsigned long long)after_id);
+	/* an index probe of (txid, id) per transaction */
+	ss_buf_adds(&sql, "SELECT EXISTS (SELECT 1 FROM shadowsync.");
 	log_table_name(job, &sql);
-	ss_buf_adds(&sql, " l WHERE l.txid = t.x) FROM unnest($1::bigint[]) WITH ORDINALITY t(x, o)"
-			  " ORDER BY t.o");
-	memset(counts, 0, sizeof *counts * (size_t)n);
-	const char *params[1] = {arr.data};
-	r = pg_query(c, sql.data, 1, params, NULL, txn_row, &st, err);
+	ss_buf_adds(&sql, " l WHERE l.txid = t.x AND l.id > $2)"
+			  " FROM unnest($1::bigint[]) WITH ORDINALITY t(x, o) ORDER BY t.o");
+	memset(more, 1, (size_t)n); /* unknown: not ended */
+	const char *params[2] = {arr.data, after};
+	r = query_rows(c, sql.data, 2, params, 0, txn_row, &st, err);
 	ss_buf_free(&sql);
 	ss_buf_free(&arr);
 	return r;
 }
 
+/* Delete exactly the rows read.  Ids come sorted; each maximal run of
+ * consecutive ids is one range (no other row can have an id inside it),
+ * and the ranges join the primary key as index scans.  (id = ANY(array of
+ * thousands) gets a custom plan that estimates thousands of rows and picks
+ * a sequential scan of the whole shadow table, dead rows included.) */
 static int pg_capture_delete(struct ss_conn *c, const char *job, const uint64_t *ids, int n,
 			     struct ss_err *err)
 {
-	struct ss_buf sql, arr;
-	int r;
+	struct ss_buf sql, lo, hi;
+	uint64_t *los = ss_xcalloc((size_t)n + 1, sizeof *los);
+	uint64_t *his = ss_xcalloc((size_t)n + 1, sizeof *his);
+	int nr = 0, r;
 
+	for (int i = 0; i < n; i++) {
+		if (nr && ids[i] == his[nr - 1] + 1) {
+			his[nr - 1] = ids[i];
+		} else {
+			los[nr] = his[nr] = ids[i];
+			nr++;
+		}
+	}
 	ss_buf_init(&sql);
-	ss_buf_init(&arr);
-	id_array(ids, n, &arr);
+	ss_buf_init(&lo);
+	ss_buf_init(&hi);
+	id_array(los, nr, &lo);
+	id_array(his, nr, &hi);
 	ss_buf_adds(&sql, "DELETE FROM shadowsync.");
 	log_table_name(job, &sql);
-	ss_buf_adds(&sql, " WHERE id = ANY($1::bigint[])");
-	const char *params[1] = {arr.data};
-	r = pg_exec(c, sql.data, 1, params, NULL, err);
+	ss_buf_adds(&sql, " l USING unnest($1::bigint[], $2::bigint[]) r(lo, hi)"
+			  " WHERE l.id BETWEEN r.lo AND r.hi");
+	const char *params[2] = {lo.data, hi.data};
+	r = pg_exec(c, sql.data, 2, params, NULL, err);
 	ss_buf_free(&sql);
-	ss_buf_free(&arr);
+	ss_buf_free(&lo);
+	ss_buf_free(&hi);
+	free(los);
+	free(his);
 	return r;
 }
 
@@ -1153,7 +1177,7 @@ const struct ss_dialect ss_dialect_postgres = {
 	.capture_listen = pg_capture_listen,
 	.capture_drain = pg_capture_drain,
 	.capture_fetch = pg_capture_fetch,
-	.capture_txn_rows = pg_capture_txn_rows,
+	.capture_txn_more = pg_capture_txn_more,
 	.capture_delete = pg_capture_delete,
 	.apply_prepare = pg_apply_prepare,
 	.apply_upsert = pg_apply_upsert,

@@ -6,10 +6,11 @@
  * decide whether a target commit may end after it (SS_JREC_TXEND): only
  * when every transaction seen so far (including ones carried over, part
  * journaled, from earlier polls) has all its rows journaled.  A transaction
- * is complete in this batch when the batch holds as many of its rows as the
- * shadow table does; when the batch was not full it holds every visible row,
- * so every transaction in it is complete.  Sources without transaction ids
- * mark every record.
+ * is complete in this batch when the shadow table has no row of it after the
+ * batch's last id (capture_txn_more: its rows became visible together, so
+ * none can hide before that id); when the batch was not full it holds every
+ * visible row, so every transaction in it is complete.  Sources without
+ * transaction ids mark every record.
  */
 #include "capture.h"
 
@@ -33,7 +34,7 @@ struct cap_table {
 struct cap_txn {
 	uint64_t txid;
 	uint64_t in_batch;
-	uint64_t total;
+	uint64_t total; /* rows it has up to its end: more than in_batch if it goes on */
 };
 
 struct ss_capture {
@@ -321,7 +322,7 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 	int nopen = 0;
 	struct txn_map map = {NULL, 0};
 
-	if (!cap->conn->d->capture_txn_rows) {
+	if (!cap->conn->d->capture_txn_more) {
 		memset(flags, 1, (size_t)cap->n);
 		return 0;
 	}
@@ -337,16 +338,18 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 		t->in_batch++;
 	}
 	if (full) {
+		/* rows are read in id order: the last one has the largest id */
 		uint64_t *ids = ss_xcalloc((size_t)ntx, sizeof *ids);
-		uint64_t *cnt = ss_xcalloc((size_t)ntx, sizeof *cnt);
+		uint8_t *more = ss_xcalloc((size_t)ntx, 1);
 		for (int i = 0; i < ntx; i++)
 			ids[i] = tx[i].txid;
-		int r = cap->conn->d->capture_txn_rows(cap->conn, cap->job->name, ids, ntx, cnt,
-						       err);
+		int r = cap->conn->d->capture_txn_more(cap->conn, cap->job->name, ids, ntx,
+						       cap->ids[cap->n - 1], more, err);
+		/* a transaction with more rows does not end in this batch */
 		for (int i = 0; i < ntx; i++)
-			tx[i].total = cnt[i];
+			tx[i].total = tx[i].in_batch + more[i];
 		free(ids);
-		free(cnt);
+		free(more);
 		if (r < 0)
 			goto done;
 	} else {

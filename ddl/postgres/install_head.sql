@@ -14,5 +14,6 @@ CREATE TABLE IF NOT EXISTS shadowsync.@LOG@ (
     row_image   json,
     captured_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX IF NOT EXISTS @LOG_TXID_IDX@ ON shadowsync.@LOG@ (txid);
+-- (txid, id): does a transaction have rows after a batch? (capture)
+CREATE INDEX IF NOT EXISTS @LOG_TXID_IDX@ ON shadowsync.@LOG@ (txid, id);
 COMMENT ON TABLE shadowsync.@LOG@ IS 'shadowsync job @JOB_NAME@: changes waiting for capture';

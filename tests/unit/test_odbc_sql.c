@@ -93,7 +93,7 @@ static void test_flavour_names(void)
 	CHECK(ss_odbc_flavour_postgres.d == &ss_dialect_odbc_postgres);
 	CHECK(ss_odbc_flavour_mariadb.d == &ss_dialect_odbc_mariadb);
 	/* only SQLite captures through ODBC */
-	CHECK(ss_dialect_odbc_sqlite.capture_txn_rows == NULL);
+	CHECK(ss_dialect_odbc_sqlite.capture_txn_more == NULL);
 	CHECK(ss_odbc_flavour_sqlite.begin_sql != NULL);
 }
 
