@@ -974,10 +974,13 @@ static struct pg_stage *stage_get(struct ss_conn *c, const struct ss_apply_batch
 	struct ss_buf key, sql;
 	struct pg_stage *st = NULL;
 
+	/* the target, its columns and their types: a stage made before an
+	 * ALTER TABLE of the target is not used for the new shape */
 	ss_buf_init(&key);
 	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, &key);
-	ss_buf_adds(&key, " (");
-	col_list(t, b->cols, b->ncols, &key);
+	for (int i = 0; i < b->ncols; i++)
+		ss_buf_addf(&key, "%s%s %s", i ? ", " : " (", t->cols[b->cols[i]].name,
+			    t->cols[b->cols[i]].type ? t->cols[b->cols[i]].type : "");
 	ss_buf_addc(&key, ')');
 	for (int i = 0; i < p->nstages; i++)
 		if (strcmp(p->stages[i].key, key.data) == 0) {
