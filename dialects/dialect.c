@@ -157,6 +157,36 @@ void ss_sql_quote_literal(struct ss_buf *out, const char *s)
 	ss_buf_addc(out, '\'');
 }
 
+void ss_sql_col_list(const struct ss_tableinfo *t, const int *idx, int n,
+		     void (*q)(struct ss_buf *out, const char *ident), struct ss_buf *out)
+{
+	for (int i = 0; i < n; i++) {
+		if (i)
+			ss_buf_adds(out, ", ");
+		q(out, t->cols[idx[i]].name);
+	}
+}
+
+void ss_sql_on_conflict_update(const struct ss_tableinfo *t, const int *cols, int ncols,
+			       const char *excluded, struct ss_buf *out)
+{
+	int nonkey = 0;
+
+	ss_buf_adds(out, " ON CONFLICT (");
+	ss_sql_col_list(t, t->pk, t->npk, ss_sql_quote_ident, out);
+	ss_buf_adds(out, ") DO ");
+	for (int i = 0; i < ncols; i++) {
+		if (t->cols[cols[i]].pk_pos)
+			continue;
+		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
+		ss_buf_addf(out, " = %s.", excluded);
+		ss_sql_quote_ident(out, t->cols[cols[i]].name);
+	}
+	if (!nonkey)
+		ss_buf_adds(out, "NOTHING");
+}
+
 void ss_table_list_add(struct ss_table_list *l, const char *schema, const char *name)
 {
 	if (!ss_glob_match(l->schema_pat, schema) || !ss_glob_match(l->name_pat, name))

@@ -244,6 +244,15 @@ void ss_tableinfo_free_array(struct ss_tableinfo *t, int n);
  * (PostgreSQL, SQLite and other ANSI-quoting dialects). */
 void ss_sql_quote_ident(struct ss_buf *out, const char *ident);
 void ss_sql_quote_literal(struct ss_buf *out, const char *s);
+/* "a, b, c": the columns t->cols[idx[0..n)] quoted by q (idx = t->pk,
+ * n = t->npk for the key). */
+void ss_sql_col_list(const struct ss_tableinfo *t, const int *idx, int n,
+		     void (*q)(struct ss_buf *out, const char *ident), struct ss_buf *out);
+/* " ON CONFLICT (key) DO UPDATE SET c = <excluded>.c, ..." over the non-key
+ * columns of cols (DO NOTHING when there are none), standard quoting;
+ * excluded is the pseudo-table's name as the dialect spells it. */
+void ss_sql_on_conflict_update(const struct ss_tableinfo *t, const int *cols, int ncols,
+			       const char *excluded, struct ss_buf *out);
 
 /* Collecting the tables of a catalog query that match glob patterns, for
  * list_tables implementations. */

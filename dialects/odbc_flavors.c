@@ -211,50 +211,16 @@ static int pq_apply_prepare(struct ss_conn *c, struct ss_err *err)
 	return ss_odbc_exec_script(c, ss_ddl_get("postgres/position.sql"), err);
 }
 
-static void key_cols(const struct ss_tableinfo *t, void (*q)(struct ss_buf *, const char *),
-		     struct ss_buf *out)
-{
-	for (int k = 0; k < t->npk; k++) {
-		if (k)
-			ss_buf_adds(out, ", ");
-		q(out, t->cols[t->pk[k]].name);
-	}
-}
-
-static void col_list(const struct ss_tableinfo *t, const int *cols, int ncols,
-		     void (*q)(struct ss_buf *, const char *), struct ss_buf *out)
-{
-	for (int i = 0; i < ncols; i++) {
-		if (i)
-			ss_buf_adds(out, ", ");
-		q(out, t->cols[cols[i]].name);
-	}
-}
-
 static void pq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
 			  struct ss_buf *out)
 {
-	int nonkey = 0;
-
 	ss_buf_adds(out, "INSERT INTO ");
 	ss_tableinfo_qname(&ss_dialect_odbc_postgres, t->schema, t->name, out);
 	ss_buf_adds(out, " (");
-	col_list(t, cols, ncols, ss_sql_quote_ident, out);
+	ss_sql_col_list(t, cols, ncols, ss_sql_quote_ident, out);
 	ss_buf_adds(out, ") VALUES ");
 	ss_odbc_placeholders(out, nrows, ncols);
-	ss_buf_adds(out, " ON CONFLICT (");
-	key_cols(t, ss_sql_quote_ident, out);
-	ss_buf_adds(out, ") DO ");
-	for (int i = 0; i < ncols; i++) {
-		if (t->cols[cols[i]].pk_pos)
-			continue;
-		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-		ss_buf_adds(out, " = EXCLUDED.");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-	}
-	if (!nonkey)
-		ss_buf_adds(out, "NOTHING");
+	ss_sql_on_conflict_update(t, cols, ncols, "EXCLUDED", out);
 }
 
 /* DELETE ... WHERE k IN (?, ?) or (a, b) IN ((?, ?), (?, ?)): row
@@ -275,7 +241,7 @@ static void delete_sql(const struct ss_dialect *d, const struct ss_tableinfo *t,
 		return;
 	}
 	ss_buf_addc(out, '(');
-	key_cols(t, d->quote_ident, out);
+	ss_sql_col_list(t, t->pk, t->npk, d->quote_ident, out);
 	ss_buf_adds(out, ") IN (");
 	ss_odbc_placeholders(out, nrows, t->npk);
 	ss_buf_addc(out, ')');
@@ -312,33 +278,20 @@ static int pq_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 static int pq_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
 			   struct ss_err *err)
 {
-	struct odbc_param p[2] = {odbc_text(job), odbc_text(target)};
-	char *v = NULL;
-
-	if (ss_odbc_value(
-		    c, "SELECT pos FROM shadowsync.applied_position WHERE job = ? AND target = ?",
-		    2, p, &v, err) < 0)
-		return -1;
-	*pos = v ? strtoull(v, NULL, 10) : 0;
-	free(v);
-	return 0;
+	return ss_odbc_position_get(
+		c, "SELECT pos FROM shadowsync.applied_position WHERE job = ? AND target = ?", job,
+		target, pos, err);
 }
 
 static int pq_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
 			   struct ss_err *err)
 {
-	char ps[24];
-	struct odbc_param p[3];
-
-	snprintf(ps, sizeof ps, "%llu", (unsigned long long)pos);
-	p[0] = odbc_text(job);
-	p[1] = odbc_text(target);
-	p[2] = odbc_text(ps);
-	return ss_odbc_run(c,
-			   "INSERT INTO shadowsync.applied_position (job, target, pos, updated_at)"
-			   " VALUES (?, ?, ?, now()) ON CONFLICT (job, target)"
-			   " DO UPDATE SET pos = EXCLUDED.pos, updated_at = EXCLUDED.updated_at",
-			   3, p, NULL, NULL, err);
+	return ss_odbc_position_set(
+		c,
+		"INSERT INTO shadowsync.applied_position (job, target, pos, updated_at)"
+		" VALUES (?, ?, ?, now()) ON CONFLICT (job, target)"
+		" DO UPDATE SET pos = EXCLUDED.pos, updated_at = EXCLUDED.updated_at",
+		job, target, pos, err);
 }
 
 const struct ss_dialect ss_dialect_odbc_postgres = {
@@ -554,7 +507,7 @@ static void my_upsert_sql(const struct ss_tableinfo *t, const int *cols, int nco
 	ss_buf_adds(out, "INSERT INTO ");
 	ss_tableinfo_qname(&ss_dialect_odbc_mariadb, t->schema, t->name, out);
 	ss_buf_adds(out, " (");
-	col_list(t, cols, ncols, my_quote_ident, out);
+	ss_sql_col_list(t, cols, ncols, my_quote_ident, out);
 	ss_buf_adds(out, ") VALUES ");
 	ss_odbc_placeholders(out, nrows, ncols);
 	ss_buf_adds(out, " ON DUPLICATE KEY UPDATE ");
@@ -629,35 +582,20 @@ static int my_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 static int my_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
 			   struct ss_err *err)
 {
-	struct odbc_param p[2] = {odbc_text(job), odbc_text(target)};
-	char *v = NULL;
-
-	if (ss_odbc_value(
-		    c,
-		    "SELECT pos FROM `shadowsync`.`applied_position` WHERE job = ? AND target = ?",
-		    2, p, &v, err) < 0)
-		return -1;
-	*pos = v ? strtoull(v, NULL, 10) : 0;
-	free(v);
-	return 0;
+	return ss_odbc_position_get(
+		c, "SELECT pos FROM `shadowsync`.`applied_position` WHERE job = ? AND target = ?",
+		job, target, pos, err);
 }
 
 static int my_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
 			   struct ss_err *err)
 {
-	char ps[24];
-	struct odbc_param p[3];
-
-	snprintf(ps, sizeof ps, "%llu", (unsigned long long)pos);
-	p[0] = odbc_text(job);
-	p[1] = odbc_text(target);
-	p[2] = odbc_text(ps);
-	return ss_odbc_run(
+	return ss_odbc_position_set(
 		c,
 		"INSERT INTO `shadowsync`.`applied_position` (job, target, pos, updated_at)"
 		" VALUES (?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE pos = VALUES(pos),"
 		" updated_at = VALUES(updated_at)",
-		3, p, NULL, NULL, err);
+		job, target, pos, err);
 }
 
 const struct ss_dialect ss_dialect_odbc_mariadb = {

@@ -703,35 +703,13 @@ static int sq_apply_prepare(struct ss_conn *c, struct ss_err *err)
 static void sq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
 			  struct ss_buf *out)
 {
-	int nonkey = 0;
-
 	ss_buf_adds(out, "INSERT INTO ");
 	ss_tableinfo_qname(&ss_dialect_odbc_sqlite, t->schema, t->name, out);
 	ss_buf_adds(out, " (");
-	for (int i = 0; i < ncols; i++) {
-		if (i)
-			ss_buf_adds(out, ", ");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-	}
+	ss_sql_col_list(t, cols, ncols, ss_sql_quote_ident, out);
 	ss_buf_adds(out, ") VALUES ");
 	ss_odbc_placeholders(out, nrows, ncols);
-	ss_buf_adds(out, " ON CONFLICT (");
-	for (int k = 0; k < t->npk; k++) {
-		if (k)
-			ss_buf_adds(out, ", ");
-		ss_sql_quote_ident(out, t->cols[t->pk[k]].name);
-	}
-	ss_buf_adds(out, ") DO ");
-	for (int i = 0; i < ncols; i++) {
-		if (t->cols[cols[i]].pk_pos)
-			continue;
-		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-		ss_buf_adds(out, " = excluded.");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-	}
-	if (!nonkey)
-		ss_buf_adds(out, "NOTHING");
+	ss_sql_on_conflict_update(t, cols, ncols, "excluded", out);
 }
 
 static void sq_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf *out)
@@ -748,11 +726,7 @@ static void sq_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf
 		return;
 	}
 	ss_buf_addc(out, '(');
-	for (int k = 0; k < t->npk; k++) {
-		if (k)
-			ss_buf_adds(out, ", ");
-		ss_sql_quote_ident(out, t->cols[t->pk[k]].name);
-	}
+	ss_sql_col_list(t, t->pk, t->npk, ss_sql_quote_ident, out);
 	ss_buf_adds(out, ") IN (VALUES ");
 	ss_odbc_placeholders(out, nrows, t->npk);
 	ss_buf_addc(out, ')');
@@ -845,34 +819,21 @@ static int sq_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 static int sq_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
 			   struct ss_err *err)
 {
-	struct odbc_param p[2] = {odbc_text(job), odbc_text(target)};
-	char *v = NULL;
-
-	if (ss_odbc_value(
-		    c, "SELECT pos FROM shadowsync_applied_position WHERE job = ? AND target = ?",
-		    2, p, &v, err) < 0)
-		return -1;
-	*pos = v ? strtoull(v, NULL, 10) : 0;
-	free(v);
-	return 0;
+	return ss_odbc_position_get(
+		c, "SELECT pos FROM shadowsync_applied_position WHERE job = ? AND target = ?", job,
+		target, pos, err);
 }
 
 static int sq_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
 			   struct ss_err *err)
 {
-	char ps[24];
-	struct odbc_param p[3];
-
-	snprintf(ps, sizeof ps, "%llu", (unsigned long long)pos);
-	p[0] = odbc_text(job);
-	p[1] = odbc_text(target);
-	p[2] = odbc_text(ps);
-	return ss_odbc_run(c,
-			   "INSERT INTO shadowsync_applied_position (job, target, pos, updated_at)"
-			   " VALUES (?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now'))"
-			   " ON CONFLICT (job, target) DO UPDATE SET pos = excluded.pos,"
-			   " updated_at = excluded.updated_at",
-			   3, p, NULL, NULL, err);
+	return ss_odbc_position_set(
+		c,
+		"INSERT INTO shadowsync_applied_position (job, target, pos, updated_at)"
+		" VALUES (?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now'))"
+		" ON CONFLICT (job, target) DO UPDATE SET pos = excluded.pos,"
+		" updated_at = excluded.updated_at",
+		job, target, pos, err);
 }
 
 const struct ss_dialect ss_dialect_odbc_sqlite = {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "change.h"
 #include "odbc_int.h"
 
 /* A double as a plain decimal (no exponent), shortest digits that read
@@ -53,83 +54,6 @@ void ss_odbc_plain_decimal(double v, struct ss_buf *out)
 		ss_buf_addc(out, '.');
 		ss_buf_add(out, digits + point, (size_t)(nd - point));
 	}
-}
-
-static int hex4(const char *s, unsigned *v)
-{
-	*v = 0;
-	for (int i = 0; i < 4; i++) {
-		char ch = s[i];
-		int h = ch >= '0' && ch <= '9' ? ch - '0' :
-			ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-			ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 :
-						 -1;
-		if (h < 0)
-			return -1;
-		*v = *v << 4 | (unsigned)h;
-	}
-	return 0;
-}
-
-static void put_utf8(struct ss_buf *b, unsigned cp)
-{
-	if (cp < 0x80) {
-		ss_buf_addc(b, (char)cp);
-	} else if (cp < 0x800) {
-		ss_buf_addc(b, (char)(0xC0 | cp >> 6));
-		ss_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	} else if (cp < 0x10000) {
-		ss_buf_addc(b, (char)(0xE0 | cp >> 12));
-		ss_buf_addc(b, (char)(0x80 | (cp >> 6 & 0x3F)));
-		ss_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	} else {
-		ss_buf_addc(b, (char)(0xF0 | cp >> 18));
-		ss_buf_addc(b, (char)(0x80 | (cp >> 12 & 0x3F)));
-		ss_buf_addc(b, (char)(0x80 | (cp >> 6 & 0x3F)));
-		ss_buf_addc(b, (char)(0x80 | (cp & 0x3F)));
-	}
-}
-
-/* Parse a JSON string at *p (on the quote) into out; advances *p. */
-static int json_str(const char **p, const char *end, struct ss_buf *out)
-{
-	const char *s = *p + 1;
-
-	while (s < end && *s != '"') {
-		if (*s != '\\') {
-			ss_buf_addc(out, *s++);
-			continue;
-		}
-		if (s + 1 >= end)
-			return -1;
-		char e = s[1];
-		s += 2;
-		switch (e) {
-		case 'n': ss_buf_addc(out, '\n'); break;
-		case 't': ss_buf_addc(out, '\t'); break;
-		case 'r': ss_buf_addc(out, '\r'); break;
-		case 'b': ss_buf_addc(out, '\b'); break;
-		case 'f': ss_buf_addc(out, '\f'); break;
-		case 'u': {
-			unsigned cp, lo;
-			if (end - s < 4 || hex4(s, &cp) < 0)
-				return -1;
-			s += 4;
-			if (cp >= 0xD800 && cp < 0xDC00 && end - s >= 6 && s[0] == '\\' &&
-			    s[1] == 'u' && hex4(s + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-				s += 6;
-			}
-			put_utf8(out, cp);
-			break;
-		}
-		default: ss_buf_addc(out, e); break;
-		}
-	}
-	if (s >= end)
-		return -1;
-	*p = s + 1;
-	return 0;
 }
 
 /* Skip one JSON value at *p (up to the ',' or '}' after it). */
@@ -187,7 +111,7 @@ int ss_odbc_sqlite_decode_floats(const struct ss_odbc_floatcols *t, const char *
 		if (*p != '"')
 			goto bad;
 		ss_buf_reset(&key);
-		if (json_str(&p, end, &key) < 0 || p >= end || *p != ':')
+		if (ss_json_string(&p, end, &key) < 0 || p >= end || *p != ':')
 			goto bad;
 		ss_buf_add(out, kstart, (size_t)(p - kstart + 1));
 		p++;
@@ -198,7 +122,7 @@ int ss_odbc_sqlite_decode_floats(const struct ss_odbc_floatcols *t, const char *
 		if (vt && *p == '"' && (p[1] == '0' || (p[1] == '-' && p[2] == '0')) &&
 		    (p[2] == 'x' || p[3] == 'x')) {
 			ss_buf_reset(&val);
-			if (json_str(&p, end, &val) < 0)
+			if (ss_json_string(&p, end, &val) < 0)
 				goto bad;
 			double d = strtod(val.data, NULL);
 			if (vt == SS_V_NUMERIC)

@@ -816,11 +816,7 @@ static int pg_apply_prepare(struct ss_conn *c, struct ss_err *err)
 
 static void col_list(const struct ss_tableinfo *t, const int *cols, int ncols, struct ss_buf *out)
 {
-	for (int i = 0; i < ncols; i++) {
-		if (i)
-			ss_buf_adds(out, ", ");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-	}
+	ss_sql_col_list(t, cols, ncols, ss_sql_quote_ident, out);
 }
 
 /* INSERT INTO t (cols) SELECT cols FROM <from> ON CONFLICT (key) DO UPDATE
@@ -829,7 +825,6 @@ static void upsert_from(const struct ss_tableinfo *t, const int *cols, int ncols
 			struct ss_buf *out)
 {
 	struct ss_buf q;
-	int nonkey = 0;
 
 	ss_buf_init(&q);
 	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, &q);
@@ -838,26 +833,10 @@ static void upsert_from(const struct ss_tableinfo *t, const int *cols, int ncols
 	ss_buf_adds(out, ") SELECT ");
 	col_list(t, cols, ncols, out);
 	if (from)
-		ss_buf_addf(out, " FROM %s ON CONFLICT (", from);
+		ss_buf_addf(out, " FROM %s", from);
 	else
-		ss_buf_addf(out, " FROM json_populate_recordset(NULL::%s, $1) ON CONFLICT (",
-			    q.data);
-	for (int k = 0; k < t->npk; k++) {
-		if (k)
-			ss_buf_adds(out, ", ");
-		ss_sql_quote_ident(out, t->cols[t->pk[k]].name);
-	}
-	ss_buf_adds(out, ") DO ");
-	for (int i = 0; i < ncols; i++) {
-		if (t->cols[cols[i]].pk_pos)
-			continue;
-		ss_buf_adds(out, nonkey++ ? ", " : "UPDATE SET ");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-		ss_buf_adds(out, " = EXCLUDED.");
-		ss_sql_quote_ident(out, t->cols[cols[i]].name);
-	}
-	if (!nonkey)
-		ss_buf_adds(out, "NOTHING");
+		ss_buf_addf(out, " FROM json_populate_recordset(NULL::%s, $1)", q.data);
+	ss_sql_on_conflict_update(t, cols, ncols, "EXCLUDED", out);
 	ss_buf_free(&q);
 }
 
