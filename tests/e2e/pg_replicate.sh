@@ -52,6 +52,10 @@ UPDATE items SET id = 120 WHERE id = 200;
 -- NULL and '' kept apart, unicode, a 1 MB value
 INSERT INTO items (id, name, note) VALUES (5001, NULL, ''), (5002, '', NULL),
        (5003, 'emoji 😀 é ש', repeat('x', 1024 * 1024));
+-- what COPY's text format escapes (large batches are applied by COPY):
+-- tab, newline, carriage return, backslash, and a value that reads \N
+INSERT INTO items (id, name, note) VALUES (5004, E'tab\there', E'back\\slash\nnew\rline'),
+       (5005, E'\\N', E'\\.');
 -- several changes of one row in one transaction and across transactions
 BEGIN;
 UPDATE items SET name = 'first' WHERE id = 1;
@@ -60,7 +64,7 @@ DELETE FROM items WHERE id = 2;
 INSERT INTO items (id, name) VALUES (2, 'reborn');
 COMMIT;
 UPDATE items SET name = 'third' WHERE id = 1;
-INSERT INTO pairs SELECT g, 'k' || g, g / 3.0 FROM generate_series(1, 50) g;
+INSERT INTO pairs SELECT g, 'k' || g, g / 3.0 FROM generate_series(1, 100) g;
 UPDATE pairs SET b = b || 'x' WHERE a <= 5;
 UPDATE pairs SET v = '-0' WHERE a = 6;
 UPDATE pairs SET v = 'NaN' WHERE a = 7;
