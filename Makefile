@@ -1,8 +1,16 @@
 # shadowsync -- build, test, demo, bench, install.
 #
-# Sources are picked up by wildcard: a new replicator/*.c, dialects/*.c or
-# tools/*.c is built into ./shadowsync without touching this file; a new
-# tests/unit/test_*.c becomes a unit-test binary.
+# Sources are picked up by wildcard: a new replicator/base/*.c,
+# dialects/*.c, replicator/*.c or tools/*.c is built into ./shadowsync
+# without touching this file; a new tests/unit/test_*.c becomes a unit-test
+# binary.
+#
+# Layers, bottom up; each folder sees only the headers of the layers below
+# it (LAYER_INC), so an include that points back up does not compile:
+#   replicator/base/  foundations: errors, buffers, config, changes, journal
+#   dialects/         one module per database, on the foundations
+#   replicator/       the engine: capture, poller, appliers, daemon
+#   tools/            the subcommands, on everything
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -17,12 +25,17 @@ PKGS     := libpq libmariadb odbc libevent libevent_pthreads inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I. -Ireplicator -Idialects \
+INC_BASE    := -Ireplicator/base
+INC_DIALECT := $(INC_BASE) -Idialects
+INC_ENGINE  := $(INC_DIALECT) -Ireplicator
+INC_ALL     := $(INC_ENGINE) -Itools
+LAYER_INC   ?= $(INC_ALL)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) $(LAYER_INC) \
              $(PKG_CFLAGS) -DSS_VERSION='"$(VERSION)"' -MMD -MP
 LDLIBS   = $(PKG_LIBS) -lpthread -lm
 
 BUILD    ?= build
-LIB_SRC  := $(wildcard replicator/*.c) $(wildcard dialects/*.c) \
+LIB_SRC  := $(wildcard replicator/base/*.c) $(wildcard replicator/*.c) $(wildcard dialects/*.c) \
             $(filter-out tools/main.c,$(wildcard tools/*.c))
 DDL_SQL  := $(sort $(wildcard ddl/*/*.sql))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/ddl_gen.o
@@ -44,6 +57,10 @@ all: shadowsync
 
 shadowsync: $(BUILD)/tools/main.o $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/replicator/%.o: LAYER_INC := $(INC_ENGINE)
+$(BUILD)/dialects/%.o: LAYER_INC := $(INC_DIALECT)
+$(BUILD)/replicator/base/%.o: LAYER_INC := $(INC_BASE)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -113,7 +130,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/shadowsync $(DESTDIR)$(MANDIR)/man1/shadowsync.1
 	rm -rf $(DESTDIR)$(DOCDIR)
 
-FORMAT_SRC = $(wildcard replicator/*.[ch] dialects/*.[ch] tools/*.[ch] tests/unit/*.[ch])
+FORMAT_SRC = $(wildcard replicator/base/*.[ch] replicator/*.[ch] dialects/*.[ch] tools/*.[ch] tests/unit/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

@@ -54,11 +54,6 @@ struct ss_daemon {
 	struct evhttp *http;
 };
 
-void ss_daemon_journal_dir(const struct ss_config *cfg, const char *job, char *out, size_t n)
-{
-	snprintf(out, n, "%s/%s", cfg->journal_dir, job);
-}
-
 static void schedule(struct job_rt *j, int64_t us)
 {
 	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
@@ -426,7 +421,7 @@ static int setup_job(struct ss_daemon *dm, struct job_rt *j, struct ss_jobconf *
 	j->job = job;
 	j->fd = -1;
 	snprintf(j->ctx, sizeof j->ctx, "job %s", job->name);
-	ss_daemon_journal_dir(dm->cfg, job->name, dir, sizeof dir);
+	ss_config_journal_dir(dm->cfg, job->name, dir, sizeof dir);
 	j->journal = ss_journal_open(dir, (enum ss_fsync_mode)dm->cfg->fsync,
 				     dm->cfg->journal_segment_size, &err);
 	if (!j->journal) {

@@ -12,7 +12,4 @@
  * Returns the process exit status. */
 int ss_daemon_run(struct ss_config *cfg, const char *job, int once);
 
-/* The directory of a job's journal. */
-void ss_daemon_journal_dir(const struct ss_config *cfg, const char *job, char *out, size_t n);
-
 #endif

@@ -494,7 +494,7 @@ static void wait_catch_up(struct pair *x, const struct ss_config *cfg, const str
 	{
 		char dir[4096];
 		struct ss_journal *j;
-		ss_daemon_journal_dir(cfg, job->name, dir, sizeof dir);
+		ss_config_journal_dir(cfg, job->name, dir, sizeof dir);
 		j = ss_journal_open_readonly(dir, &err);
 		if (!j)
 			return; /* no journal here: cannot tell how far the applier must get */

@@ -26,7 +26,7 @@ static int dump_job(const struct ss_config *cfg, const struct ss_jobconf *job, i
 	struct ss_buf out, name;
 	int rc = 0, got;
 
-	ss_daemon_journal_dir(cfg, job->name, dir, sizeof dir);
+	ss_config_journal_dir(cfg, job->name, dir, sizeof dir);
 	j = ss_journal_open_readonly(dir, &err);
 	if (!j) {
 		ss_tool_error("journal", "job %s: %s", job->name, err.msg);

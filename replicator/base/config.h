@@ -94,6 +94,8 @@ void ss_config_free(struct ss_config *cfg);
 
 struct ss_dbconf *ss_config_db(const struct ss_config *cfg, const char *name);
 struct ss_jobconf *ss_config_job(const struct ss_config *cfg, const char *name);
+/* The directory of a job's journal: journal_dir/job. */
+void ss_config_journal_dir(const struct ss_config *cfg, const char *job, char *out, size_t n);
 
 /* The effective settings for one concrete table of a job: the job's values
  * with the first matching [job J table T] section laid over them.  The

@@ -872,6 +872,11 @@ struct ss_jobconf *ss_config_job(const struct ss_config *c, const char *name)
 	return NULL;
 }
 
+void ss_config_journal_dir(const struct ss_config *cfg, const char *job, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", cfg->journal_dir, job);
+}
+
 void ss_config_table_settings(const struct ss_jobconf *job, const char *schema, const char *name,
 			      struct ss_table_settings *out)
 {
