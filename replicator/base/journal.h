@@ -6,7 +6,9 @@
  * fsync mode); any number of readers, each with its own file descriptors and
  * in any thread, read committed records in position order, starting from a
  * position or from a time.  Retention removes whole old segments.  The
- * on-disk format is described at the top of journal.c.
+ * on-disk format is described at the top of journal_segment.c and in
+ * doc/journal-format.md; the implementation is split over journal*.c (see
+ * journal_int.h).
  *
  * Free every reader before the journal it reads.
  */
