@@ -51,7 +51,7 @@ DEB_TEST  := postgresql postgresql-contrib mariadb-server mariadb-client \
              clang-format procps curl
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
-.PHONY: all deps test unit e2e asan ubsan demo bench install uninstall clean format format-check
+.PHONY: all deps test unit e2e asan ubsan demo bench torture install uninstall clean format format-check
 
 all: shadowsync
 
@@ -116,6 +116,11 @@ demo: shadowsync
 bench: shadowsync
 	@bash tests/bench/bench.sh
 	@bash tests/bench/check_bench.sh
+
+# Randomized differential torture test: SEED=N (default random, printed)
+# and DURATION=S (seconds of workload, default 300 here, 45 in `make test`).
+torture: shadowsync
+	SEED=$(SEED) DURATION=$(or $(DURATION),300) bash tests/torture/torture.sh
 
 install: shadowsync
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
