@@ -296,7 +296,7 @@ static int write_atomic(const char *path, const struct ss_buf *b, struct ss_err 
 
 	ss_buf_init(&tmp);
 	ss_buf_addf(&tmp, "%s.tmp", path);
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ss_err_set(err, "poll state %s: %s", tmp.data, strerror(errno));
 		goto done;

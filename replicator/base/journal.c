@@ -22,10 +22,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+/* fsync the directory holding `path` (".", for a name without a slash). */
+static int fsync_parent(const char *dir, const char *path, struct ss_err *err)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(parent, sizeof parent, ".");
+	else if (slash == path)
+		snprintf(parent, sizeof parent, "/");
+	else
+		snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		ss_err_set(err, "journal %s: fsync of the directory %s: %s", dir, parent,
+			   strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Create DIR and any missing parent, each 0700 whatever the umask, and make
+ * each creation durable (fsync of the directory that holds it). */
 static int mkdir_p(const char *dir, struct ss_err *err)
 {
 	char tmp[PATH_MAX];
@@ -38,7 +66,15 @@ static int mkdir_p(const char *dir, struct ss_err *err)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+		if (mkdir(tmp, 0700) == 0) {
+			if (chmod(tmp, 0700) < 0) {
+				ss_err_set(err, "journal %s: chmod %s: %s", dir, tmp,
+					   strerror(errno));
+				return -1;
+			}
+			if (fsync_parent(dir, tmp, err) < 0)
+				return -1;
+		} else if (errno != EEXIST) {
 			ss_err_set(err, "journal %s: cannot create directory %s: %s", dir, tmp,
 				   strerror(errno));
 			return -1;
@@ -52,6 +88,94 @@ static int mkdir_p(const char *dir, struct ss_err *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* Read DIR/id into j->id.  0: read; 1: there is none; -1: unreadable or not
+ * an identity. */
+static int id_read(struct ss_journal *j, struct ss_err *err)
+{
+	char path[PATH_MAX], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", j->dir, SS_JN_ID_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0) {
+		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir, path, strerror(errno));
+		return -1;
+	}
+	n = ss_jn_pread(fd, buf, sizeof buf, 0);
+	close(fd);
+	if (n < 0) {
+		ss_err_set(err, "journal %s: read %s: %s", j->dir, path, strerror(errno));
+		return -1;
+	}
+	if (n == SS_JN_ID_HEX + 1 && buf[SS_JN_ID_HEX] == '\n')
+		n--;
+	if (n != SS_JN_ID_HEX || strspn(buf, "0123456789abcdef") < SS_JN_ID_HEX) {
+		ss_err_set(err,
+			   "journal %s: %s does not hold a journal identity (%d hex digits and a "
+			   "newline); the journal is damaged",
+			   j->dir, path, SS_JN_ID_HEX);
+		return -1;
+	}
+	memcpy(j->id, buf, SS_JN_ID_HEX);
+	j->id[SS_JN_ID_HEX] = '\0';
+	return 0;
+}
+
+/* A new journal's identity: 128 random bits, hex, written durably. */
+static int id_create(struct ss_journal *j, struct ss_err *err)
+{
+	uint8_t b[SS_JN_ID_HEX / 2];
+	char text[SS_JN_ID_HEX + 2];
+	size_t got = 0;
+
+	while (got < sizeof b) {
+		ssize_t n = getrandom(b + got, sizeof b - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ss_err_set(err, "journal %s: getrandom: %s", j->dir, strerror(errno));
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof b; i++)
+		snprintf(text + 2 * i, 3, "%02x", b[i]);
+	text[SS_JN_ID_HEX] = '\n';
+	text[SS_JN_ID_HEX + 1] = '\0';
+	if (ss_jn_write_file(j, SS_JN_ID_FILE, text, SS_JN_ID_HEX + 1, err) < 0)
+		return -1;
+	memcpy(j->id, text, SS_JN_ID_HEX);
+	j->id[SS_JN_ID_HEX] = '\0';
+	return 0;
+}
+
+/* The identity of the journal in j->dir, created when the journal is new (no
+ * segment, no identity).  Segments without an identity are damage, never a
+ * new journal: a target's position must not silently move to another one. */
+static int id_load(struct ss_journal *j, size_t nsegs, struct ss_err *err)
+{
+	int rc = id_read(j, err);
+
+	if (rc <= 0)
+		return rc;
+	if (nsegs) {
+		ss_err_set(err,
+			   "journal %s: the identity file %s/%s is missing but the directory holds "
+			   "journal segments: the journal is damaged or was written by an older "
+			   "shadowsync; move the directory aside to start a new journal (the "
+			   "targets must then be re-synced)",
+			   j->dir, j->dir, SS_JN_ID_FILE);
+		return -1;
+	}
+	if (j->readonly)
+		return 0; /* nothing written yet: no identity to report */
+	return id_create(j, err);
 }
 
 static struct ss_journal *j_new(const char *dir, int readonly, struct ss_err *err)
@@ -94,7 +218,7 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uin
 	if (mkdir_p(dir, err) < 0)
 		goto fail;
 	snprintf(path, sizeof path, "%s/lock", dir);
-	j->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	j->lock_fd = ss_jn_open_private(path, O_RDWR | O_CREAT);
 	if (j->lock_fd < 0) {
 		ss_err_set(err, "journal %s: cannot open %s: %s", dir, path, strerror(errno));
 		goto fail;
@@ -107,7 +231,7 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uin
 				   strerror(errno));
 		goto fail;
 	}
-	if (ss_jn_list_dir(j, 1, &firsts, &n, err) < 0)
+	if (ss_jn_list_dir(j, 1, &firsts, &n, err) < 0 || id_load(j, n, err) < 0)
 		goto fail;
 	/* a newest segment whose header never got written whole */
 	if (n) {
@@ -163,7 +287,7 @@ struct ss_journal *ss_journal_open_readonly(const char *dir, struct ss_err *err)
 	pthread_mutex_lock(&j->mu);
 	rc = ss_jn_ro_refresh(j, err);
 	pthread_mutex_unlock(&j->mu);
-	if (rc < 0)
+	if (rc < 0 || id_load(j, j->nsegs, err) < 0)
 		goto fail;
 	return j;
 fail:
@@ -186,6 +310,11 @@ void ss_journal_free(struct ss_journal *j)
 	free(j->created);
 	free(j->dir);
 	free(j);
+}
+
+const char *ss_journal_id(const struct ss_journal *j)
+{
+	return j ? j->id : "";
 }
 
 const char *ss_journal_recovery_note(const struct ss_journal *j)

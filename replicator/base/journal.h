@@ -38,7 +38,11 @@ struct ss_jrec {
 struct ss_journal;        /* one directory, one writer */
 struct ss_journal_reader; /* any number, any thread, each its own fds */
 
-/* Open DIR for writing, creating it if missing; segment_bytes 0 means 64 MiB.
+/* Open DIR for writing, creating it if missing (mode 0700, whatever the
+ * umask; the directory that holds it is fsync'd; every file the journal
+ * creates is 0600); segment_bytes 0 means 64 MiB.  A new journal gets an
+ * identity (see ss_journal_id()); a directory holding segments but no
+ * identity is refused as damaged, never taken for a new journal.
  * Takes an exclusive flock on DIR/lock, so a second writer fails with
  * "journal DIR is in use by another shadowsync process".  Recovery scans the
  * last segment: a torn tail (an incomplete record, or a bad one with nothing
@@ -55,6 +59,13 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uin
 struct ss_journal *ss_journal_open_readonly(const char *dir, struct ss_err *err);
 /* Uncommitted records are dropped.  NULL is a no-op. */
 void ss_journal_free(struct ss_journal *j);
+/* The journal's identity: 32 lowercase hex digits (128 random bits) given
+ * when the journal was created, stored in DIR/id, the same for every
+ * process that opens it and never reused by another journal.  A target
+ * stores it with its applied position so it is never fed from a journal
+ * its position does not belong to.  "" only for a read-only journal that
+ * nothing has written yet. */
+const char *ss_journal_id(const struct ss_journal *j);
 /* "" or what recovery did, e.g. "journal DIR: truncated 37 bytes of a torn
  * record at DIR/00000000000000000001.seg:4096".  Meant to be logged as a
  * warning. */

@@ -22,6 +22,8 @@
 #include "util.h"
 
 #define SS_JN_SEG_MAGIC "SSJRNL1\n"
+#define SS_JN_ID_FILE "id" /* DIR/id: the journal's identity, hex and a newline */
+#define SS_JN_ID_HEX 32
 #define SS_JN_SEG_VERSION 1
 #define SS_JN_SEG_HDR 32
 #define SS_JN_REC_HDR 36
@@ -91,6 +93,7 @@ struct ss_journal {
 	int lock_fd;
 	int64_t (*now)(void);
 	char note[1024];
+	char id[SS_JN_ID_HEX + 1]; /* "" only for a read-only journal never written */
 
 	pthread_mutex_t mu; /* guards the fields down to wake_gen */
 	pthread_cond_t cv;
@@ -171,6 +174,13 @@ ssize_t ss_jn_pread(int fd, void *buf, size_t n, uint64_t off);
 int ss_jn_pwrite(int fd, const void *buf, size_t n, uint64_t off);
 int ss_jn_fsync_dir(const struct ss_journal *j, struct ss_err *err);
 int ss_jn_sync_fd(int fd, int full);
+/* open(2) for a file of the journal: close-on-exec, and created 0600
+ * whatever the umask (the journal holds replicated rows). */
+int ss_jn_open_private(const char *path, int flags);
+/* Write DIR/name whole and durably: a .tmp file, fsync, rename, directory
+ * fsync.  The file is 0600. */
+int ss_jn_write_file(struct ss_journal *j, const char *name, const void *data, size_t len,
+		     struct ss_err *err);
 void ss_jn_push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x);
 void ss_jn_push_seg(struct ss_jn_seg **v, size_t *n, size_t *cap, const struct ss_jn_seg *s);
 

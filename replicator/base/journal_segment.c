@@ -131,6 +131,47 @@ int ss_jn_fsync_dir(const struct ss_journal *j, struct ss_err *err)
 	return 0;
 }
 
+int ss_jn_open_private(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0600);
+
+	if (fd >= 0 && (flags & O_CREAT) && fchmod(fd, 0600) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int ss_jn_write_file(struct ss_journal *j, const char *name, const void *data, size_t len,
+		     struct ss_err *err)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", j->dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	fd = ss_jn_open_private(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+	if (fd < 0 || ss_jn_pwrite(fd, data, len, 0) < 0 || fsync(fd) < 0) {
+		ss_err_set(err, "journal %s: writing %s: %s", j->dir, tmp, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		ss_err_set(err, "journal %s: rename %s: %s", j->dir, tmp, strerror(errno));
+		goto fail;
+	}
+	return ss_jn_fsync_dir(j, err);
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
 int ss_jn_sync_fd(int fd, int full)
 {
 	return full ? fsync(fd) : fdatasync(fd);
@@ -568,7 +609,8 @@ int ss_jn_seg_sealed(struct ss_journal *j, struct ss_jn_seg *s, uint64_t next_fi
 		s->first_ts = ss_jn_get_i64(rh + 20);
 
 	ss_jn_path(j, s->first_pos, ".idx", ipath, sizeof ipath);
-	ifd = open(ipath, (j->readonly ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0644);
+	ifd = j->readonly ? open(ipath, O_RDONLY | O_CLOEXEC) :
+			    ss_jn_open_private(ipath, O_RDWR | O_CREAT);
 	if (ifd >= 0 && fstat(ifd, &st) == 0 && st.st_size >= SS_JN_IDX_ENT &&
 	    st.st_size % SS_JN_IDX_ENT == 0 &&
 	    ss_jn_pread(ifd, e, SS_JN_IDX_ENT, (uint64_t)st.st_size - SS_JN_IDX_ENT) ==
@@ -649,7 +691,7 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 		goto out;
 	w.fd = open(c.path, O_RDWR | O_CLOEXEC);
 	ss_jn_path(j, s->first_pos, ".idx", ipath, sizeof ipath);
-	w.ifd = open(ipath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	w.ifd = ss_jn_open_private(ipath, O_RDWR | O_CREAT);
 	if (w.fd < 0 || w.ifd < 0 || fstat(w.fd, &st) < 0) {
 		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir, w.fd < 0 ? c.path : ipath,
 			   strerror(errno));

@@ -172,7 +172,7 @@ static int w_create(struct ss_journal *j, uint64_t first, struct ss_err *err)
 	ss_jn_put_u32(h + 12, SS_JN_SEG_HDR);
 	ss_jn_put_u64(h + 16, first);
 	ss_jn_put_u64(h + 24, (uint64_t)j->now());
-	w.fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w.fd = ss_jn_open_private(tmp, O_RDWR | O_CREAT | O_TRUNC);
 	if (w.fd < 0 || ss_jn_pwrite(w.fd, h, SS_JN_SEG_HDR, 0) < 0 ||
 	    (j->mode != SS_FSYNC_OFF && fdatasync(w.fd) < 0)) {
 		ss_err_set(err, "journal %s: creating %s: %s", j->dir, tmp, strerror(errno));
@@ -185,7 +185,7 @@ static int w_create(struct ss_journal *j, uint64_t first, struct ss_err *err)
 		goto fail;
 	}
 	ss_jn_push_u64(&j->created, &j->ncreated, &j->capcreated, first);
-	w.ifd = open(ipath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w.ifd = ss_jn_open_private(ipath, O_RDWR | O_CREAT | O_TRUNC);
 	if (w.ifd < 0) {
 		ss_err_set(err, "journal %s: creating %s: %s", j->dir, ipath, strerror(errno));
 		goto fail;

@@ -1201,6 +1201,170 @@ static void test_second_writer(void)
 	ss_journal_free(j2);
 }
 
+static int is_hex_id(const char *s)
+{
+	return s && strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
+
+static void read_text(const char *path, char *out, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t got = fd >= 0 ? read(fd, out, n - 1) : -1;
+
+	out[got > 0 ? got : 0] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	CHECK(fd >= 0);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* A journal has an identity from its creation: random, durable in DIR/id,
+ * the same for every later open (writer or read-only), different for every
+ * journal; segments without it are damage, never a new journal. */
+static void test_identity(void)
+{
+	char dir[128], dir2[128], path[256], text[128], id[40], want[300];
+	struct ss_journal *j, *ro;
+	struct ss_err err;
+
+	test_dir(dir, sizeof dir, "identity");
+	j = must_open(dir, SS_FSYNC_OFF, 2000);
+	if (!j)
+		return;
+	snprintf(id, sizeof id, "%s", ss_journal_id(j));
+	CHECK(is_hex_id(id));
+	append_range(j, 1, 60, 4, 0);
+	ss_journal_free(j);
+	snprintf(path, sizeof path, "%s/id", dir);
+	read_text(path, text, sizeof text);
+	snprintf(want, sizeof want, "%s\n", id);
+	CHECK_STR(text, want);
+
+	j = must_open(dir, SS_FSYNC_BATCH, 2000);
+	if (!j)
+		return;
+	CHECK_STR(ss_journal_id(j), id);
+	ro = ss_journal_open_readonly(dir, &err);
+	CHECK(ro != NULL);
+	if (ro)
+		CHECK_STR(ss_journal_id(ro), id);
+	ss_journal_free(ro);
+	ss_journal_free(j);
+
+	/* another journal, another identity; a read-only look at a journal
+	 * nothing has written yet has none */
+	test_dir(dir2, sizeof dir2, "identity2");
+	CHECK(mkdir(dir2, 0700) == 0);
+	ro = ss_journal_open_readonly(dir2, &err);
+	CHECK(ro != NULL);
+	if (ro)
+		CHECK_STR(ss_journal_id(ro), "");
+	ss_journal_free(ro);
+	j = must_open(dir2, SS_FSYNC_OFF, 2000);
+	if (!j)
+		return;
+	CHECK(is_hex_id(ss_journal_id(j)));
+	CHECK(strcmp(ss_journal_id(j), id) != 0);
+	ss_journal_free(j);
+
+	/* segments but no identity: refused, by the writer and by readers */
+	CHECK(rename(path, "/tmp/ss_journal_test_id_aside") == 0 || unlink(path) == 0);
+	j = ss_journal_open(dir, SS_FSYNC_OFF, 2000, &err);
+	CHECK(j == NULL);
+	if (!j) {
+		CHECK(strstr(err.msg, "identity") != NULL);
+		CHECK(strstr(err.msg, path) != NULL);
+	}
+	ss_journal_free(j);
+	ro = ss_journal_open_readonly(dir, &err);
+	CHECK(ro == NULL);
+	ss_journal_free(ro);
+	CHECK_INT(file_len(path), -1);
+	unlink("/tmp/ss_journal_test_id_aside");
+
+	/* an identity file that is not one */
+	write_text(path, "not an identity\n");
+	j = ss_journal_open(dir, SS_FSYNC_OFF, 2000, &err);
+	CHECK(j == NULL);
+	if (!j)
+		CHECK(strstr(err.msg, "identity") != NULL);
+	ss_journal_free(j);
+	write_text(path, want);
+	j = must_open(dir, SS_FSYNC_OFF, 2000);
+	if (j)
+		CHECK_STR(ss_journal_id(j), id);
+	ss_journal_free(j);
+}
+
+/* Every directory the journal creates is 0700 and every file 0600, whatever
+ * the umask: the journal holds replicated rows. */
+static void check_private(const char *dir)
+{
+	char path[512];
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int files = 0;
+
+	CHECK(stat(dir, &st) == 0);
+	if ((st.st_mode & 07777) != 0700)
+		fprintf(stderr, "  %s: mode %o\n", dir, (unsigned)(st.st_mode & 07777));
+	CHECK((st.st_mode & 07777) == 0700);
+	d = opendir(dir);
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		CHECK(stat(path, &st) == 0);
+		if ((st.st_mode & 07777) != 0600)
+			fprintf(stderr, "  %s: mode %o\n", path, (unsigned)(st.st_mode & 07777));
+		CHECK((st.st_mode & 07777) == 0600);
+		files++;
+	}
+	closedir(d);
+	CHECK(files >= 4); /* lock, id, a segment and its index at least */
+}
+
+static void test_permissions(void)
+{
+	static const mode_t masks[] = {0, 022, 0277};
+	char dir[128], parent[128];
+	struct stat st;
+	mode_t old = umask(0);
+
+	for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+		struct ss_journal *j;
+
+		umask(masks[i]);
+		snprintf(parent, sizeof parent, "%s/private%zu", root, i);
+		snprintf(dir, sizeof dir, "%s/job", parent);
+		j = must_open(dir, SS_FSYNC_BATCH, 2000);
+		if (!j)
+			break;
+		append_range(j, 1, 60, 4, 0);
+		ss_journal_free(j);
+		/* and it can be opened and written again */
+		j = must_open(dir, SS_FSYNC_BATCH, 2000);
+		if (!j)
+			break;
+		append_range(j, 61, 70, 0, 0);
+		ss_journal_free(j);
+		check_private(dir);
+		CHECK(stat(parent, &st) == 0 && (st.st_mode & 07777) == 0700);
+	}
+	umask(old);
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -1229,6 +1393,8 @@ int main(void)
 	UNIT_RUN(test_big_payload);
 	UNIT_RUN(test_failed_commit);
 	UNIT_RUN(test_second_writer);
+	UNIT_RUN(test_identity);
+	UNIT_RUN(test_permissions);
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return UNIT_DONE();
 }
