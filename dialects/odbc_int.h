@@ -152,6 +152,13 @@ uint8_t ss_odbc_vtype_from_decl(const char *decl);
 void ss_odbc_sqlite_value_expr(const struct ss_colinfo *col, const char *rec, struct ss_buf *out);
 void ss_odbc_sqlite_image_expr(const struct ss_tableinfo *t, const int *idx, int n, const char *rec,
 			       struct ss_buf *out);
+/* odbc_sqlite_replace.c: "x collides with NEW on a secondary unique index"
+ * for the triggers that capture rows REPLACE removes (empty: the table has no
+ * such index); the names of unique indexes on expressions, which a trigger
+ * cannot match, to skipped. */
+int ss_odbc_sqlite_replace_cond(struct ss_conn *c, const struct ss_tableinfo *t,
+				struct ss_buf *cond, struct ss_buf *skipped,
+				struct ss_err *err) SS_MUST_CHECK;
 
 /* Shortest "%.Ng" text that reads back as the same double. */
 void ss_odbc_format_double(double v, struct ss_buf *out);

@@ -5,7 +5,9 @@
  * Owns SQLite's SQL: identifier quoting, introspection (pragma_table_xinfo;
  * declared type -> journal type by SQLite's affinity rules plus type names),
  * the trigger capture (templates in ddl/sqlite/: a shadow table per job and
- * AFTER INSERT/UPDATE/DELETE triggers writing json_object() row images),
+ * AFTER INSERT/UPDATE/DELETE triggers writing json_object() row images;
+ * on a table with a secondary unique index, BEFORE triggers for the rows
+ * REPLACE removes, odbc_sqlite_replace.c),
  * reading and deleting shadow rows, and applying batches with multi-row
  * INSERT ... ON CONFLICT DO UPDATE and DELETE ... IN (VALUES ...).
  *
@@ -226,17 +228,19 @@ static int sq_list_tables(struct ss_conn *c, const char *schema_pat, const char 
 
 /* ---- capture DDL -------------------------------------------------------------------- */
 
-static void log_name(const char *job, struct ss_buf *out)
+/* shadowsync_<kind>_<job>: the job's shadow table ("log") and the table of
+ * rows a write may remove by REPLACE ("replaced"). */
+static void log_name(const char *job, const char *kind, struct ss_buf *out)
 {
 	struct ss_buf b;
 
 	ss_buf_init(&b);
-	ss_buf_addf(&b, "shadowsync_log_%s", job);
+	ss_buf_addf(&b, "shadowsync_%s_%s", kind, job);
 	ss_sql_quote_ident(out, b.data);
 	ss_buf_free(&b);
 }
 
-/* shadowsync_<job>_<tag>_<ins|upd|del>: unique per (job, table), and
+/* shadowsync_<job>_<tag>_<ins|upd|del|rins|rupd>: unique per (job, table), and
  * recognisable again by uninstall. */
 static void trigger_name(const char *job, const char *tag, const char *kind, struct ss_buf *out)
 {
@@ -248,7 +252,7 @@ static void trigger_name(const char *job, const char *tag, const char *kind, str
 	ss_buf_free(&b);
 }
 
-/* Is name "shadowsync_<job>_<16 hex>_<ins|upd|del>"? */
+/* Is name "shadowsync_<job>_<16 hex>_<ins|upd|del|rins|rupd>"? */
 static int is_job_trigger(const char *job, const char *name)
 {
 	size_t jl = strlen(job);
@@ -261,7 +265,8 @@ static int is_job_trigger(const char *job, const char *name)
 	for (int i = 0; i < 16; i++, p++)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return 0;
-	return strcmp(p, "_ins") == 0 || strcmp(p, "_upd") == 0 || strcmp(p, "_del") == 0;
+	return strcmp(p, "_ins") == 0 || strcmp(p, "_upd") == 0 || strcmp(p, "_del") == 0 ||
+	       strcmp(p, "_rins") == 0 || strcmp(p, "_rupd") == 0;
 }
 
 /* A REAL as a C99 hex float, exactly ("-0x1fp-3"), or Infinity / 0.  With
@@ -391,11 +396,131 @@ static int check_job_name(struct ss_conn *c, const char *job, struct ss_err *err
 	return 0;
 }
 
+/* "x.k1 IS rec.k1 AND ..." over the primary key. */
+static void key_is(const struct ss_tableinfo *t, const char *rec, struct ss_buf *out)
+{
+	for (int k = 0; k < t->npk; k++) {
+		const char *name = t->cols[t->pk[k]].name;
+		if (k)
+			ss_buf_adds(out, " AND ");
+		ss_buf_adds(out, "x.");
+		ss_sql_quote_ident(out, name);
+		ss_buf_addf(out, " IS %s.", rec);
+		ss_sql_quote_ident(out, name);
+	}
+}
+
+/* The capture triggers of one table (install_table.sql), and for a table
+ * with a secondary unique index those that capture the rows REPLACE removes
+ * (install_replace.sql, install_replaced.sql; odbc_sqlite_replace.c). */
+static int table_ddl(struct ss_conn *c, const char *job, const char *log, const char *pending,
+		     const struct ss_tableinfo *t, struct ss_buf *out, struct ss_err *err)
+{
+	struct ss_buf q, qc, tn, slit, tlit, ti, tu, td, tri, tru, newk, oldk, newr, changed;
+	struct ss_buf collides, skipped, skipc, pk1, xkey, xold, replaced;
+	char tag[17];
+	int rc = -1;
+
+	if (check_schema(c, t->schema, err) < 0)
+		return -1;
+	ss_ddl_table_tag(job, t->schema, t->name, tag);
+	struct ss_buf *bufs[] = {&q,        &qc,      &tn,    &slit, &tlit, &ti,   &tu,
+				 &td,       &tri,     &tru,   &newk, &oldk, &newr, &changed,
+				 &collides, &skipped, &skipc, &pk1,  &xkey, &xold, &replaced};
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+		ss_buf_init(bufs[i]);
+	ss_tableinfo_qname(c->d, t->schema, t->name, &q);
+	comment_text(&qc, q.data);
+	ss_sql_quote_ident(&tn, t->name);
+	ss_sql_quote_literal(&slit, t->schema);
+	ss_sql_quote_literal(&tlit, t->name);
+	trigger_name(job, tag, "ins", &ti);
+	trigger_name(job, tag, "upd", &tu);
+	trigger_name(job, tag, "del", &td);
+	trigger_name(job, tag, "rins", &tri);
+	trigger_name(job, tag, "rupd", &tru);
+	ss_odbc_sqlite_image_expr(t, t->pk, t->npk, "NEW", &newk);
+	ss_odbc_sqlite_image_expr(t, t->pk, t->npk, "OLD", &oldk);
+	ss_odbc_sqlite_image_expr(t, NULL, t->ncols, "NEW", &newr);
+	for (int k = 0; k < t->npk; k++) {
+		const char *name = t->cols[t->pk[k]].name;
+		if (k)
+			ss_buf_adds(&changed, " OR ");
+		ss_buf_adds(&changed, "OLD.");
+		ss_sql_quote_ident(&changed, name);
+		ss_buf_adds(&changed, " IS NOT NEW.");
+		ss_sql_quote_ident(&changed, name);
+		ss_buf_adds(&changed, " COLLATE BINARY");
+	}
+	if (t->npk > 0 && ss_odbc_sqlite_replace_cond(c, t, &collides, &skipped, err) < 0)
+		goto done;
+	if (skipped.len) {
+		ss_buf_adds(&skipc, "\n-- Not seen (unique indexes on expressions): ");
+		comment_text(&skipc, skipped.data);
+	}
+	if (collides.len) {
+		ss_sql_quote_ident(&pk1, t->cols[t->pk[0]].name);
+		ss_odbc_sqlite_image_expr(t, t->pk, t->npk, "x", &xkey);
+		key_is(t, "OLD", &xold);
+		const char *kv[] = {"LOG",   log,          "PENDING", pending,     "TABLE",
+				    tn.data, "SCHEMA_LIT", slit.data, "TABLE_LIT", tlit.data,
+				    "PK1",   pk1.data,     "X_KEY",   xkey.data,   NULL};
+		if (ss_ddl_expand(ss_ddl_get("sqlite/install_replaced.sql"), kv, &replaced, err) <
+		    0)
+			goto done;
+	}
+	{
+		const char *kv[] = {"QTABLE",      qc.data,
+				    "TABLE",       tn.data,
+				    "LOG",         log,
+				    "SCHEMA_LIT",  slit.data,
+				    "TABLE_LIT",   tlit.data,
+				    "TRIG_INS",    ti.data,
+				    "TRIG_UPD",    tu.data,
+				    "TRIG_DEL",    td.data,
+				    "TRIG_RINS",   tri.data,
+				    "TRIG_RUPD",   tru.data,
+				    "NEW_KEY",     newk.data,
+				    "OLD_KEY",     oldk.data,
+				    "NEW_ROW",     newr.data,
+				    "KEY_CHANGED", changed.data ? changed.data : "0",
+				    "REPLACED",    replaced.data ? replaced.data : "",
+				    NULL};
+		if (ss_ddl_expand(ss_ddl_get("sqlite/install_table.sql"), kv, out, err) < 0)
+			goto done;
+	}
+	if (collides.len) {
+		const char *kv[] = {"QTABLE",    qc.data,
+				    "TABLE",     tn.data,
+				    "PENDING",   pending,
+				    "TABLE_LIT", tlit.data,
+				    "TRIG_RINS", tri.data,
+				    "TRIG_RUPD", tru.data,
+				    "PK1",       pk1.data,
+				    "X_KEY",     xkey.data,
+				    "COLLIDES",  collides.data,
+				    "X_IS_OLD",  xold.data,
+				    "SKIPPED",   skipc.data ? skipc.data : "",
+				    NULL};
+		if (ss_ddl_expand(ss_ddl_get("sqlite/install_replace.sql"), kv, out, err) < 0)
+			goto done;
+	} else if (skipc.len) {
+		ss_buf_addf(out, "-- %s:", qc.data);
+		ss_buf_add(out, skipc.data, skipc.len);
+		ss_buf_addc(out, '\n');
+	}
+	rc = 0;
+done:
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+		ss_buf_free(bufs[i]);
+	return rc;
+}
+
 static int sq_capture_install_sql(struct ss_conn *c, const char *job,
 				  const struct ss_tableinfo *tables, int n, struct ss_buf *out,
 				  struct ss_err *err)
 {
-	struct ss_buf log, jobc, dbc;
+	struct ss_buf log, pending, jobc, dbc;
 	char *probe = NULL;
 	int rc = -1;
 
@@ -422,87 +547,27 @@ static int sq_capture_install_sql(struct ss_conn *c, const char *job,
 		free(probe);
 	}
 	ss_buf_init(&log);
+	ss_buf_init(&pending);
 	ss_buf_init(&jobc);
 	ss_buf_init(&dbc);
-	log_name(job, &log);
+	log_name(job, "log", &log);
+	log_name(job, "replaced", &pending);
 	comment_text(&jobc, job);
 	comment_text(&dbc, c->db->name);
 	{
-		const char *kv[] = {"JOB_NAME", jobc.data, "DATABASE", dbc.data,
-				    "LOG",      log.data,  NULL};
+		const char *kv[] = {"JOB_NAME", jobc.data, "DATABASE",   dbc.data, "LOG",
+				    log.data,   "PENDING", pending.data, NULL};
 		if (ss_ddl_expand(ss_ddl_get("sqlite/install_head.sql"), kv, out, err) < 0)
 			goto done;
 	}
-	for (int i = 0; i < n; i++) {
-		const struct ss_tableinfo *t = &tables[i];
-		struct ss_buf q, qc, tn, slit, tlit, ti, tu, td, newk, oldk, newr, changed;
-		char tag[17];
-		int r;
-
-		if (check_schema(c, t->schema, err) < 0)
+	for (int i = 0; i < n; i++)
+		if (table_ddl(c, job, log.data, pending.data, &tables[i], out, err) < 0)
 			goto done;
-		ss_ddl_table_tag(job, t->schema, t->name, tag);
-		ss_buf_init(&q);
-		ss_buf_init(&qc);
-		ss_buf_init(&tn);
-		ss_buf_init(&slit);
-		ss_buf_init(&tlit);
-		ss_buf_init(&ti);
-		ss_buf_init(&tu);
-		ss_buf_init(&td);
-		ss_buf_init(&newk);
-		ss_buf_init(&oldk);
-		ss_buf_init(&newr);
-		ss_buf_init(&changed);
-		ss_tableinfo_qname(c->d, t->schema, t->name, &q);
-		comment_text(&qc, q.data);
-		ss_sql_quote_ident(&tn, t->name);
-		ss_sql_quote_literal(&slit, t->schema);
-		ss_sql_quote_literal(&tlit, t->name);
-		trigger_name(job, tag, "ins", &ti);
-		trigger_name(job, tag, "upd", &tu);
-		trigger_name(job, tag, "del", &td);
-		ss_odbc_sqlite_image_expr(t, t->pk, t->npk, "NEW", &newk);
-		ss_odbc_sqlite_image_expr(t, t->pk, t->npk, "OLD", &oldk);
-		ss_odbc_sqlite_image_expr(t, NULL, t->ncols, "NEW", &newr);
-		for (int k = 0; k < t->npk; k++) {
-			const char *name = t->cols[t->pk[k]].name;
-			if (k)
-				ss_buf_adds(&changed, " OR ");
-			ss_buf_adds(&changed, "OLD.");
-			ss_sql_quote_ident(&changed, name);
-			ss_buf_adds(&changed, " IS NOT NEW.");
-			ss_sql_quote_ident(&changed, name);
-			ss_buf_adds(&changed, " COLLATE BINARY");
-		}
-		const char *kv[] = {
-			"QTABLE",    qc.data,   "TABLE",       tn.data,
-			"LOG",       log.data,  "SCHEMA_LIT",  slit.data,
-			"TABLE_LIT", tlit.data, "TRIG_INS",    ti.data,
-			"TRIG_UPD",  tu.data,   "TRIG_DEL",    td.data,
-			"NEW_KEY",   newk.data, "OLD_KEY",     oldk.data,
-			"NEW_ROW",   newr.data, "KEY_CHANGED", changed.data ? changed.data : "0",
-			NULL};
-		r = ss_ddl_expand(ss_ddl_get("sqlite/install_table.sql"), kv, out, err);
-		ss_buf_free(&q);
-		ss_buf_free(&qc);
-		ss_buf_free(&tn);
-		ss_buf_free(&slit);
-		ss_buf_free(&tlit);
-		ss_buf_free(&ti);
-		ss_buf_free(&tu);
-		ss_buf_free(&td);
-		ss_buf_free(&newk);
-		ss_buf_free(&oldk);
-		ss_buf_free(&newr);
-		ss_buf_free(&changed);
-		if (r < 0)
-			goto done;
-	}
 	ss_buf_adds(out, ss_ddl_get("sqlite/install_tail.sql"));
 	rc = 0;
 done:
 	ss_buf_free(&log);
+	ss_buf_free(&pending);
 	ss_buf_free(&jobc);
 	ss_buf_free(&dbc);
 	return rc;
@@ -535,7 +600,7 @@ static int sq_capture_uninstall_sql(struct ss_conn *c, const char *job,
 				    const struct ss_tableinfo *tables, int n, struct ss_buf *out,
 				    struct ss_err *err)
 {
-	struct ss_buf log, jobc, dbc;
+	struct ss_buf log, pending, jobc, dbc;
 	struct sq_uninst st = {job, out};
 	int rc = -1;
 
@@ -544,9 +609,11 @@ static int sq_capture_uninstall_sql(struct ss_conn *c, const char *job,
 	if (check_job_name(c, job, err) < 0)
 		return -1;
 	ss_buf_init(&log);
+	ss_buf_init(&pending);
 	ss_buf_init(&jobc);
 	ss_buf_init(&dbc);
-	log_name(job, &log);
+	log_name(job, "log", &log);
+	log_name(job, "replaced", &pending);
 	comment_text(&jobc, job);
 	comment_text(&dbc, c->db->name);
 	{
@@ -562,13 +629,14 @@ static int sq_capture_uninstall_sql(struct ss_conn *c, const char *job,
 			0, NULL, sq_uninst_row, &st, err) < 0)
 		goto done;
 	{
-		const char *kv[] = {"LOG", log.data, NULL};
+		const char *kv[] = {"LOG", log.data, "PENDING", pending.data, NULL};
 		if (ss_ddl_expand(ss_ddl_get("sqlite/uninstall_tail.sql"), kv, out, err) < 0)
 			goto done;
 	}
 	rc = 0;
 done:
 	ss_buf_free(&log);
+	ss_buf_free(&pending);
 	ss_buf_free(&jobc);
 	ss_buf_free(&dbc);
 	return rc;
@@ -657,7 +725,7 @@ static int sq_capture_fetch(struct ss_conn *c, const char *job, int limit, ss_sh
 	ss_buf_init(&sql);
 	ss_buf_adds(&sql, "SELECT id, txid, schema_name, table_name, op, key_image, row_image,"
 			  " captured_us FROM ");
-	log_name(job, &sql);
+	log_name(job, "log", &sql);
 	ss_buf_adds(&sql, " ORDER BY id LIMIT ?");
 	r = ss_odbc_run(c, sql.data, 1, &p, sq_fetch_row, &st, err);
 	ss_buf_free(&sql);
@@ -682,7 +750,7 @@ static int sq_capture_delete(struct ss_conn *c, const char *job, const uint64_t 
 		ss_buf_addf(&arr, "%s%llu", i ? "," : "", (unsigned long long)ids[i]);
 	ss_buf_addc(&arr, ']');
 	ss_buf_adds(&sql, "DELETE FROM ");
-	log_name(job, &sql);
+	log_name(job, "log", &sql);
 	ss_buf_adds(&sql, " WHERE id IN (SELECT value FROM json_each(?))");
 	p = odbc_text(arr.data);
 	r = ss_odbc_run(c, sql.data, 1, &p, NULL, NULL, err);

@@ -15,3 +15,11 @@ CREATE TABLE IF NOT EXISTS @LOG@ (
     row_image   TEXT,                              -- JSON object: the new row (NULL for D)
     captured_us INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
 );
+-- Rows a write may remove by REPLACE conflict resolution, noted by the BEFORE
+-- triggers and turned into deletes by the AFTER triggers of the same row:
+-- empty between statements, apart from the notes of an ignored or failed write.
+CREATE TABLE IF NOT EXISTS @PENDING@ (
+    table_name  TEXT NOT NULL,
+    k,                                             -- the row's first key column, as stored
+    key_image   TEXT NOT NULL                      -- JSON object: primary key columns
+);
