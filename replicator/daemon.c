@@ -39,6 +39,8 @@ struct job_rt {
 	int64_t backoff_us;
 	int capture_done;       /* --once: drained, no more polls */
 	int64_t last_poll_mono; /* when the last poll ended */
+	int64_t once_err_mono;  /* --once: since when the capture keeps failing (0: it does not) */
+	int64_t *app_err_mono;  /* --once: the same per target */
 	char last_error[512];
 	char ctx[128];
 };
@@ -62,6 +64,21 @@ static void schedule(struct job_rt *j, int64_t us)
 }
 
 static void on_notify(evutil_socket_t fd, short what, void *arg);
+
+/* --once is for scripts: a database that keeps failing with errors a retry
+ * might cure (unreachable, refusing connections) is given up on once it has
+ * failed for its connect_timeout (at least 3 s) of retries, instead of an
+ * endless wait. */
+static int once_given_up(int64_t *since, const struct ss_dbconf *db)
+{
+	int64_t bound = db->connect_timeout_us, now = ss_mono_us();
+
+	if (bound < 3000000)
+		bound = 3000000;
+	if (!*since)
+		*since = now;
+	return now - *since > bound;
+}
 
 static void watch_fd(struct job_rt *j)
 {
@@ -126,9 +143,13 @@ static void do_poll(struct job_rt *j)
 	if (n < 0) {
 		if (strcmp(err.msg, j->last_error) != 0)
 			ss_log_error(j->ctx, "%s", err.msg);
-		if (j->dm->once && !err.transient) {
+		if (j->dm->once &&
+		    (!err.transient || once_given_up(&j->once_err_mono, j->job->source))) {
 			/* --once is for scripts: a capture that cannot succeed by
 			 * retrying is an error now, not an endless wait */
+			if (err.transient)
+				ss_log_error(j->ctx, "--once: giving up on database %s: %s",
+					     j->job->source->name, err.msg);
 			j->dm->exit_code = 1;
 			event_base_loopbreak(j->dm->base);
 			return;
@@ -145,6 +166,7 @@ static void do_poll(struct job_rt *j)
 		ss_log_info(j->ctx, "capture recovered");
 	j->last_error[0] = '\0';
 	j->backoff_us = 0;
+	j->once_err_mono = 0;
 	if (j->dm->once && n == 0 && !full) {
 		j->capture_done = 1;
 		ss_log_info(j->ctx, "--once: everything captured (journal position %llu)",
@@ -235,8 +257,18 @@ static void on_once_check(evutil_socket_t fd, short what, void *arg)
 		for (int t = 0; t < j->napps; t++) {
 			struct ss_applier_stats st;
 			ss_applier_get_stats(j->apps[t], &st);
-			if (st.state == SS_APPLIER_FAILED)
+			if (st.state == SS_APPLIER_FAILED) {
 				failed = 1;
+			} else if (st.state == SS_APPLIER_RETRYING &&
+				   once_given_up(&j->app_err_mono[t], j->job->targets[t])) {
+				ss_log_error(j->ctx, "--once: giving up on target %s: %s",
+					     ss_applier_target(j->apps[t]), st.last_error);
+				failed = 1;
+			} else if (st.state != SS_APPLIER_RETRYING) {
+				j->app_err_mono[t] = 0;
+			}
+			if (failed || st.state == SS_APPLIER_RETRYING)
+				done = 0;
 			else if (!st.position_known ||
 				 st.applied_pos < ss_journal_last_pos(j->journal))
 				done = 0;
@@ -433,6 +465,7 @@ static int setup_job(struct ss_daemon *dm, struct job_rt *j, struct ss_jobconf *
 	j->cap = ss_capture_new(job, j->journal, dir);
 	j->timer = evtimer_new(dm->base, on_timer, j);
 	j->apps = ss_xcalloc((size_t)job->ntargets, sizeof *j->apps);
+	j->app_err_mono = ss_xcalloc((size_t)job->ntargets, sizeof *j->app_err_mono);
 	for (int t = 0; t < job->ntargets; t++) {
 		j->apps[t] = ss_applier_new(job, job->targets[t], j->journal);
 		if (ss_applier_start(j->apps[t]) < 0) {
@@ -452,6 +485,7 @@ static void teardown_job(struct job_rt *j)
 	for (int t = 0; t < j->napps; t++)
 		ss_applier_free(j->apps[t]);
 	free(j->apps);
+	free(j->app_err_mono);
 	if (j->fdev)
 		event_free(j->fdev);
 	if (j->timer)

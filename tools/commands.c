@@ -136,6 +136,7 @@ struct ss_config *ss_tool_config(const char *cmd, const char *path)
 		return NULL;
 	}
 	ss_log_set_level(cfg->log_level);
+	ss_log_set_format(cfg->log_format);
 	return cfg;
 }
 

@@ -39,6 +39,7 @@ struct key {
 
 static const char *const fsync_vals[] = {"off", "batch", "always", NULL};
 static const char *const level_vals[] = {"error", "warn", "info", "debug", NULL};
+static const char *const logfmt_vals[] = {"text", "json", NULL};
 static const char *const driver_vals[] = {"postgres", "mariadb", "odbc", NULL};
 static const char *const capture_vals[] = {"trigger", "timestamp", NULL};
 static const char *const deldet_vals[] = {"none", "keyscan", NULL};
@@ -62,6 +63,8 @@ static const struct key keys[] = {
 	 "address:port of the HTTP /status and /metrics endpoint; empty = off"},
 	{SEC_MAIN, "log_level", T_ENUM, CFG(log_level), 0, level_vals, "info", 0,
 	 "error, warn, info or debug"},
+	{SEC_MAIN, "log_format", T_ENUM, CFG(log_format), 0, logfmt_vals, "text", 0,
+	 "text: one line a message; json: one JSON object a line, for log shippers"},
 
 	{SEC_DB, "driver", T_ENUM, DB(driver), 0, driver_vals, NULL, 1,
 	 "postgres (libpq), mariadb (Connector/C) or odbc (unixODBC)"},

@@ -17,6 +17,7 @@ enum ss_driver { SS_DRIVER_POSTGRES, SS_DRIVER_MARIADB, SS_DRIVER_ODBC };
 enum ss_capture_mode { SS_CAPTURE_TRIGGER, SS_CAPTURE_TIMESTAMP };
 enum ss_delete_detection { SS_DELDET_NONE, SS_DELDET_KEYSCAN };
 enum ss_log_level { SS_LOG_ERROR, SS_LOG_WARN, SS_LOG_INFO, SS_LOG_DEBUG };
+enum ss_log_format { SS_LOG_TEXT, SS_LOG_JSON };
 
 struct ss_dbconf {
 	char *name;
@@ -82,6 +83,7 @@ struct ss_config {
 	uint64_t journal_segment_size;
 	char *status_listen;
 	int log_level;
+	int log_format; /* enum ss_log_format */
 	struct ss_dbconf *dbs;
 	int ndbs;
 	struct ss_jobconf *jobs;

@@ -26,4 +26,10 @@ void ss_err_set(struct ss_err *err, const char *fmt, ...) SS_PRINTF(2, 3);
 void ss_err_prefix(struct ss_err *err, const char *fmt, ...) SS_PRINTF(2, 3);
 void ss_err_clear(struct ss_err *err);
 
+/* Copy s into out with every secret replaced by "*****": the value of each
+ * password=... / pwd=... pair (libpq 'quoted', ODBC {braced}), and the
+ * password of a URI's user:password@.  ss_err_set/ss_err_prefix apply it to
+ * every message; the logger to every line. */
+void ss_mask_secrets(const char *s, char *out, size_t outlen);
+
 #endif

@@ -446,6 +446,7 @@ static const struct {
 	{"journal_segment_size", "64MB"},
 	{"status_listen", ""},
 	{"log_level", "info"},
+	{"log_format", "text"},
 	{"driver", ""},
 	{"dsn", ""},
 	{"password_env", ""},

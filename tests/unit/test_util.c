@@ -419,6 +419,23 @@ static void test_mask_secrets(void)
 	       L("two", "words"));
 	MASKED("host=db password = spaced user=repl", L("host=db", "user=repl"), L("spaced"));
 	MASKED("Driver=X;PWD={semi;colon};UID=u", L("Driver=X", "UID=u"), L("semi", "colon"));
+	/* URIs: libpq echoes a malformed one whole in its error */
+	ss_mask_secrets("invalid URI: \"postgresql://repl:SECRET@[::1/shop\"", out, sizeof out);
+	CHECK_STR(out, "invalid URI: \"postgresql://repl:*****@[::1/shop\"");
+	MASKED("postgres://u:p%40ss/w@db:5432/shop?sslmode=require", L("postgres://u:", "@db:5432"),
+	       L("p%40ss", "/w@db"));
+	MASKED("nats://alice:s3cret@127.0.0.1:4222 and more", L("alice", "127.0.0.1", "and more"),
+	       L("s3cret"));
+	MASKED("postgresql://repl@db/shop", L("postgresql://repl@db/shop"), L("*****"));
+	MASKED("see https://example.org/a:b", L("https://example.org/a:b"), L("*****"));
+	/* every error message is masked when it is made */
+	struct ss_err e;
+	ss_err_set(&e, "database shop: cannot connect: %s", "postgresql://repl:SECRET@[::1/shop");
+	CHECK(strstr(e.msg, "SECRET") == NULL);
+	ss_err_set(&e, "connection failed");
+	ss_err_prefix(&e, "dsn %s", "host=db password=hunter2");
+	CHECK(strstr(e.msg, "hunter2") == NULL);
+	CHECK(strstr(e.msg, "connection failed") != NULL);
 	/* nothing to mask */
 	ss_mask_secrets("", out, sizeof out);
 	CHECK_STR(out, "");
