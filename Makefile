@@ -18,6 +18,8 @@ BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 DOCDIR   ?= $(PREFIX)/share/doc/shadowsync
 SYSCONFDIR ?= /etc
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 
 VERSION  := 0.1.0
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-truncation
@@ -122,17 +124,25 @@ bench: shadowsync
 torture: shadowsync
 	SEED=$(SEED) DURATION=$(or $(DURATION),300) bash tests/torture/torture.sh
 
+# The unit is installed with ExecStart and the configuration path made to
+# match BINDIR and SYSCONFDIR; the sysusers.d entry lets systemd-sysusers
+# create the service user.  The recipe is in etc/shadowsync.service.
 install: shadowsync
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DOCDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/shadowsync
+	    $(DESTDIR)$(SYSCONFDIR)/shadowsync $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 755 shadowsync $(DESTDIR)$(BINDIR)/shadowsync
 	install -m 644 doc/shadowsync.1 $(DESTDIR)$(MANDIR)/man1/shadowsync.1
 	install -m 644 doc/*.md $(DESTDIR)$(DOCDIR)/
-	install -m 640 etc/shadowsync.ini $(DESTDIR)$(SYSCONFDIR)/shadowsync/shadowsync.ini.example
-	install -m 644 etc/shadowsync.service $(DESTDIR)$(DOCDIR)/shadowsync.service
+	install -m 644 etc/shadowsync.ini $(DESTDIR)$(SYSCONFDIR)/shadowsync/shadowsync.ini.example
+	sed -e 's#/usr/local/bin/shadowsync#$(BINDIR)/shadowsync#' \
+	    -e 's#/etc/shadowsync/#$(SYSCONFDIR)/shadowsync/#g' etc/shadowsync.service \
+	    > $(DESTDIR)$(UNITDIR)/shadowsync.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/shadowsync.service
+	install -m 644 etc/shadowsync.sysusers $(DESTDIR)$(SYSUSERSDIR)/shadowsync.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/shadowsync $(DESTDIR)$(MANDIR)/man1/shadowsync.1
+	rm -f $(DESTDIR)$(BINDIR)/shadowsync $(DESTDIR)$(MANDIR)/man1/shadowsync.1 \
+	    $(DESTDIR)$(UNITDIR)/shadowsync.service $(DESTDIR)$(SYSUSERSDIR)/shadowsync.conf
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 FORMAT_SRC = $(wildcard replicator/base/*.[ch] replicator/*.[ch] dialects/*.[ch] tools/*.[ch] tests/unit/*.[ch])
