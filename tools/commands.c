@@ -16,7 +16,7 @@
 
 const struct ss_command ss_commands[] = {
 	{"run", ss_cmd_run, "the daemon: capture changes and apply them to every target",
-	 "usage: shadowsync run -c FILE [--once]\n"
+	 "usage: shadowsync run -c FILE [--once] [--job J]\n"
 	 "\n"
 	 "Capture changes from every job's source into the journal and apply them to\n"
 	 "every target, until SIGTERM or SIGINT.\n"
@@ -28,8 +28,9 @@ const struct ss_command ss_commands[] = {
 	 "usage: shadowsync install -c FILE [--job J] [--dry-run]\n"
 	 "\n"
 	 "Create, in each job's source database, the shadowsync schema with the job's\n"
-	 "shadow change table, and one capture trigger per table.  Idempotent; one\n"
-	 "transaction per database (all or nothing).\n"
+	 "shadow change table, and one capture trigger per table.  Idempotent.  On\n"
+	 "PostgreSQL and SQLite one transaction (all or nothing); MariaDB commits each\n"
+	 "DDL statement on its own, so there a failed install drops what it created.\n"
 	 "\n"
 	 "  -c, --config FILE   configuration file\n"
 	 "      --job J         only job J (default: every job)\n"

@@ -56,7 +56,7 @@ static const struct key keys[] = {
 	 "batch: one fsync per captured batch; always: also sync directories; off: never (tests "
 	 "only)"},
 	{SEC_MAIN, "journal_retention", T_DUR, CFG(journal_retention_us), 0, NULL, "7d", 0,
-	 "journal kept at least this long for replay, and always until every target applied it"},
+	 "journal kept at least this long, and always until every target applied it"},
 	{SEC_MAIN, "journal_segment_size", T_SIZE, CFG(journal_segment_size), 0, NULL, "64MB", 0,
 	 "size at which a journal segment file is closed and a new one started"},
 	{SEC_MAIN, "status_listen", T_STR, CFG(status_listen), 0, NULL, "", 0,
