@@ -216,7 +216,7 @@ struct ss_dialect {
 	void (*delete_sql)(const struct ss_tableinfo *t, int nrows, struct ss_buf *out);
 
 	/* Optional features; NULL where a dialect does not have them yet. */
-	const struct ss_check_ops *check; /* drift check (tools/check.c) */
+	const struct ss_check_ops *check; /* drift check (check_ops.h) */
 	const struct ss_poll_ops *poll;   /* timestamp-column capture */
 };
 

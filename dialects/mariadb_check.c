@@ -1,6 +1,6 @@
 /*
  * mariadb_check.c -- the drift check's SQL for MariaDB: canonical value
- * expressions (the SQL twin of replicator/canon.c), the per-chunk MD5 hash
+ * expressions (the SQL twin of replicator/base/canon.c), the per-chunk MD5 hash
  * sum, key parameters, and the shadow-log high-water mark.
  *
  * Relies on the session mariadb.c sets up (time_zone '+00:00', utf8mb4).
@@ -476,6 +476,7 @@ const struct ss_check_ops ss_mariadb_check_ops = {
 	.concat = my_check_concat,
 	.row_hash = my_check_row_hash,
 	.param = my_check_param,
+	.find_col = ss_check_find_col_nocase,
 	.log_hwm = my_check_log_hwm,
 	.log_pending = my_check_log_pending,
 };

@@ -1,6 +1,6 @@
 /*
  * postgres_check.c -- the drift check's SQL for PostgreSQL: canonical
- * value expressions (the SQL twin of replicator/canon.c), the per-chunk
+ * value expressions (the SQL twin of replicator/base/canon.c), the per-chunk
  * md5 hash sum, and the shadow-log high-water mark.
  *
  * Relies on the session settings pg_connect makes (TimeZone=UTC,
@@ -349,6 +349,7 @@ const struct ss_check_ops ss_postgres_check_ops = {
 	.concat = pg_check_concat,
 	.row_hash = pg_check_row_hash,
 	.param = pg_check_param,
+	.find_col = ss_tableinfo_col,
 	.log_hwm = pg_check_log_hwm,
 	.log_pending = pg_check_log_pending,
 };

@@ -162,6 +162,7 @@ const struct ss_check_ops ss_sqlite_check_ops = {
 	.concat = sq_check_concat,
 	.row_hash = NULL,
 	.param = sq_check_param,
+	.find_col = ss_check_find_col_nocase,
 	.log_hwm = sq_check_log_hwm,
 	.log_pending = sq_check_log_pending,
 };

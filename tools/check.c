@@ -2,10 +2,10 @@
  * check.c -- `shadowsync check`: compare every table of the selected jobs
  * on the source with each target and report the drift.
  *
- * Owns the command line, connecting (one connection per database, each
- * prepared by its dialect's check ops), choosing the tables, and the exit
- * status: 0 in sync, 1 drift found, 2 error (diff(1) convention).  The
- * comparison itself is check_table.c; the reports are check_report.c.
+ * Owns the command line, connecting (one connection per database),
+ * choosing the tables, and the exit status: 0 in sync, 1 drift found, 2
+ * error (diff(1) convention).  The comparison itself is the engine's
+ * (replicator/check_table.c); the reports are check_report.c.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,8 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "check_ops.h"
+#include "check_report.h"
 #include "dialect.h"
 #include "tools.h"
 
@@ -23,25 +22,10 @@ static const char *cmd = "check";
 static struct ss_conn *open_db(const struct ss_jobconf *job, const struct ss_dbconf *db)
 {
 	struct ss_err err;
-	struct ss_conn *c = ss_db_connect(db, &err);
+	struct ss_conn *c = ss_check_connect(db, &err);
 
-	if (!c) {
+	if (!c)
 		ss_tool_error(cmd, "job %s: %s", job->name, err.msg);
-		return NULL;
-	}
-	if (!c->d->check) {
-		ss_tool_error(
-			cmd,
-			"job %s: database %s: the drift check is not available for %s databases",
-			job->name, db->name, c->d->name);
-		ss_db_disconnect(c);
-		return NULL;
-	}
-	if (c->d->check->prepare && c->d->check->prepare(c, &err) < 0) {
-		ss_tool_error(cmd, "job %s: %s", job->name, err.msg);
-		ss_db_disconnect(c);
-		return NULL;
-	}
 	return c;
 }
 

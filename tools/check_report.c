@@ -3,13 +3,13 @@
  * text (a summary line per table and the first differing rows), JSON
  * (everything, for scripts) and HTML (one self-contained page).
  *
- * Values arrive in display form (check.h); this file only escapes and lays
+ * Values arrive in display form (replicator/check.h); this file only escapes and lays
  * them out.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "check.h"
+#include "check_report.h"
 #include "util.h"
 
 #define TEXT_ROWS 100 /* differing rows listed per table in the text report */

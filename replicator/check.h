@@ -1,7 +1,17 @@
 /*
- * check.h -- `shadowsync check` inside: the per-table comparison engine
- * (check_table.c), the command (check.c) and the reports (check_report.c)
- * share these types.
+ * check.h -- the drift check engine (replicator/check_*.c) as the command
+ * (tools/check.c) and its reports (tools/check_report.c) see it.  Map of
+ * the drift check, bottom up:
+ *   replicator/base/canon.c   the canonical value encoding and row hash
+ *   dialects/check_ops.h      what each engine provides (postgres_check.c,
+ *                             mariadb_check.c, sqlite_check.c)
+ *   dialects/check_sql.c      the check's statements, built from those ops
+ *   replicator/check_side.c   one database: running them, reading answers
+ *   replicator/check_diff.c   finding the differing rows of a chunk
+ *   replicator/check_table.c  a table on each target: chunks, waiting,
+ *                             verdicts (ss_check_table)
+ *   tools/check.c             `shadowsync check`: options, exit status
+ *   tools/check_report.c      text, JSON and HTML reports
  *
  * One ss_check_result per (job, table, target): counts, timing, notes and
  * the differing rows, each named by its key, with the differing columns'
@@ -12,12 +22,9 @@
 #define SS_CHECK_H
 
 #include <stdint.h>
-#include <stdio.h>
 
 #include "config.h"
 #include "dialect.h"
-
-enum ss_check_format { SS_CHECK_TEXT, SS_CHECK_JSON, SS_CHECK_HTML };
 
 struct ss_check_diff {
 	char kind;  /* 'M' missing on the target, 'E' extra on the target, 'D' values differ */
@@ -52,6 +59,10 @@ struct ss_check_opts {
 	int progress;        /* progress lines on stderr */
 };
 
+/* Connect to db for a check: a database whose dialect has no check ops is
+ * an error; the session is prepared for the check's expressions. */
+struct ss_conn *ss_check_connect(const struct ss_dbconf *db, struct ss_err *err);
+
 /* Compare one source table with its copy on each target; fills res[0..ntgt)
  * (zeroed by the caller).  Returns 0, or -1 when a database failed (the
  * message is in each affected result's error). */
@@ -61,7 +72,5 @@ int ss_check_table(const struct ss_check_opts *o, const struct ss_config *cfg,
 
 void ss_check_result_free(struct ss_check_result *r);
 void ss_check_result_note(struct ss_check_result *r, const char *fmt, ...) SS_PRINTF(2, 3);
-
-void ss_check_report(FILE *f, int format, const struct ss_check_result *r, int n, double seconds);
 
 #endif
