@@ -81,6 +81,7 @@ struct ss_shadow_row {
 	size_t key_len;
 	const char *row_image; /* JSON object, full new row (NULL for D) */
 	size_t row_len;
+	int text_values; /* every image value is its text form (ss_image_parse_text) */
 	int64_t captured_us;
 };
 typedef int (*ss_shadow_cb)(void *arg, const struct ss_shadow_row *r, struct ss_err *err);

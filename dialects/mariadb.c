@@ -1745,7 +1745,7 @@ struct fetch_state {
 static int fetch_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
 {
 	struct fetch_state *s = arg;
-	struct ss_shadow_row r;
+	struct ss_shadow_row r = {0};
 
 	if (n < 8)
 		return 0;

@@ -435,20 +435,41 @@ static int check_job_name(struct ss_conn *c, const char *job, struct ss_err *err
 	return 0;
 }
 
-static void key_list(const struct ss_tableinfo *t, const char *rec, int pairs, struct ss_buf *out)
+/* The image of a row of the transition table rec: a JSON object of each
+ * column's own text form (its output function under the capture function's
+ * pinned settings) or null; json_object takes any number of columns. */
+static void image_expr(const struct ss_tableinfo *t, const char *rec, int keys_only,
+		       struct ss_buf *out)
 {
-	for (int k = 0; k < t->npk; k++) {
-		const char *col = t->cols[t->pk[k]].name;
-		if (k)
+	int n = keys_only ? t->npk : t->ncols;
+
+	ss_buf_adds(out, "json_object(ARRAY[");
+	for (int i = 0; i < n; i++) {
+		if (i)
 			ss_buf_adds(out, ", ");
-		if (pairs) {
-			ss_sql_quote_literal(out, col);
-			ss_buf_adds(out, ", ");
-		}
-		ss_buf_adds(out, rec);
-		ss_buf_addc(out, '.');
-		ss_sql_quote_ident(out, col);
+		ss_sql_quote_literal(out, t->cols[keys_only ? t->pk[i] : i].name);
 	}
+	ss_buf_adds(out, "]::text[], ARRAY[");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			ss_buf_adds(out, ", ");
+		ss_buf_addf(out, "%s.", rec);
+		ss_sql_quote_ident(out, t->cols[keys_only ? t->pk[i] : i].name);
+		ss_buf_adds(out, "::text");
+	}
+	ss_buf_adds(out, "]::text[])");
+}
+
+/* shadowsync_<event>_<job>: one trigger per event (a trigger with
+ * transition tables has one). */
+static void event_trigger_name(const char *event, const char *job, struct ss_buf *out)
+{
+	struct ss_buf b;
+
+	ss_buf_init(&b);
+	ss_buf_addf(&b, "shadowsync_%s_%s", event, job);
+	ss_sql_quote_ident(out, b.data);
+	ss_buf_free(&b);
 }
 
 static int pg_capture_install_sql(struct ss_conn *c, const char *job,
@@ -483,7 +504,7 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 	}
 	for (int i = 0; i < n; i++) {
 		const struct ss_tableinfo *t = &tables[i];
-		struct ss_buf q, slit, tlit, func, newk, oldk, newc, oldc, comment, cl;
+		struct ss_buf q, slit, tlit, func, newk, oldk, newr, comment, cl, ti, tu, td;
 		char tag[17], fname[40];
 		int r;
 
@@ -495,29 +516,53 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		ss_buf_init(&func);
 		ss_buf_init(&newk);
 		ss_buf_init(&oldk);
-		ss_buf_init(&newc);
-		ss_buf_init(&oldc);
+		ss_buf_init(&newr);
 		ss_buf_init(&comment);
 		ss_buf_init(&cl);
+		ss_buf_init(&ti);
+		ss_buf_init(&tu);
+		ss_buf_init(&td);
 		ss_tableinfo_qname(c->d, t->schema, t->name, &q);
 		ss_sql_quote_literal(&slit, t->schema);
 		ss_sql_quote_literal(&tlit, t->name);
 		ss_sql_quote_ident(&func, fname);
-		key_list(t, "NEW", 1, &newk);
-		key_list(t, "OLD", 1, &oldk);
-		key_list(t, "NEW", 0, &newc);
-		key_list(t, "OLD", 0, &oldc);
+		image_expr(t, "n", 1, &newk);
+		image_expr(t, "o", 1, &oldk);
+		image_expr(t, "n", 0, &newr);
+		event_trigger_name("insert", job, &ti);
+		event_trigger_name("update", job, &tu);
+		event_trigger_name("delete", job, &td);
 		ss_buf_addf(&comment, "shadowsync job %s: capture trigger for %s.%s", job,
 			    t->schema, t->name);
 		ss_sql_quote_literal(&cl, comment.data);
-		const char *kv[] = {"QTABLE",      q.data,         "LOG",
-				    log.data,      "FUNC",         func.data,
-				    "SCHEMA_LIT",  slit.data,      "TABLE_LIT",
-				    tlit.data,     "NEW_KEY",      newk.data,
-				    "OLD_KEY",     oldk.data,      "NEW_KEY_COLS",
-				    newc.data,     "OLD_KEY_COLS", oldc.data,
-				    "CHANNEL_LIT", chanlit.data,   "FUNC_COMMENT_LIT",
-				    cl.data,       "TRIGGER",      trig.data,
+		const char *kv[] = {"QTABLE",
+				    q.data,
+				    "LOG",
+				    log.data,
+				    "FUNC",
+				    func.data,
+				    "SCHEMA_LIT",
+				    slit.data,
+				    "TABLE_LIT",
+				    tlit.data,
+				    "NEW_KEY",
+				    newk.data,
+				    "OLD_KEY",
+				    oldk.data,
+				    "NEW_ROW",
+				    newr.data,
+				    "CHANNEL_LIT",
+				    chanlit.data,
+				    "FUNC_COMMENT_LIT",
+				    cl.data,
+				    "OLD_TRIGGER",
+				    trig.data,
+				    "TRIGGER_INSERT",
+				    ti.data,
+				    "TRIGGER_UPDATE",
+				    tu.data,
+				    "TRIGGER_DELETE",
+				    td.data,
 				    NULL};
 		r = ss_ddl_expand(ss_ddl_get("postgres/install_table.sql"), kv, out, err);
 		ss_buf_free(&q);
@@ -526,10 +571,12 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		ss_buf_free(&func);
 		ss_buf_free(&newk);
 		ss_buf_free(&oldk);
-		ss_buf_free(&newc);
-		ss_buf_free(&oldc);
+		ss_buf_free(&newr);
 		ss_buf_free(&comment);
 		ss_buf_free(&cl);
+		ss_buf_free(&ti);
+		ss_buf_free(&tu);
+		ss_buf_free(&td);
 		if (r < 0)
 			goto done;
 	}
@@ -552,25 +599,31 @@ done:
 struct uninst_state {
 	struct ss_conn *c;
 	struct ss_buf *out;
-	const char *trig;
+	struct ss_buf funcs; /* DROP FUNCTION for each, after every trigger */
 	struct ss_err *err;
-	int failed;
 };
 
 static int uninst_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
 {
 	struct uninst_state *s = arg;
-	struct ss_buf q, f;
+	struct ss_buf q, g, f;
+	int r;
 
 	(void)n;
 	(void)l;
 	ss_buf_init(&q);
+	ss_buf_init(&g);
 	ss_buf_init(&f);
 	ss_tableinfo_qname(s->c->d, v[0], v[1], &q);
-	ss_sql_quote_ident(&f, v[2]);
-	const char *kv[] = {"TRIGGER", s->trig, "QTABLE", q.data, "FUNC", f.data, NULL};
-	int r = ss_ddl_expand(ss_ddl_get("postgres/uninstall_table.sql"), kv, s->out, err);
+	ss_sql_quote_ident(&g, v[2]);
+	ss_sql_quote_ident(&f, v[3]);
+	const char *kv[] = {"TRIGGER", g.data, "QTABLE", q.data, "FUNC", f.data, NULL};
+	r = ss_ddl_expand(ss_ddl_get("postgres/uninstall_table.sql"), kv, s->out, err);
+	if (r == 0 && v[4][0] == 't') /* the function's last trigger of this job */
+		r = ss_ddl_expand(ss_ddl_get("postgres/uninstall_function.sql"), kv, &s->funcs,
+				  err);
 	ss_buf_free(&q);
+	ss_buf_free(&g);
 	ss_buf_free(&f);
 	return r < 0 ? -1 : 0;
 }
@@ -579,36 +632,55 @@ static int pg_capture_uninstall_sql(struct ss_conn *c, const char *job,
 				    const struct ss_tableinfo *tables, int n, struct ss_buf *out,
 				    struct ss_err *err)
 {
-	struct ss_buf log, trig, tname;
+	struct ss_buf log, names;
 	struct uninst_state st;
+	static const char *const events[] = {"capture", "insert", "update", "delete"};
 	int rc = -1;
 
 	(void)tables;
 	(void)n;
 	ss_buf_init(&log);
-	ss_buf_init(&trig);
-	ss_buf_init(&tname);
+	ss_buf_init(&names);
+	ss_buf_init(&st.funcs);
 	log_table_name(job, &log);
-	trigger_name(job, &trig);
-	ss_buf_addf(&tname, "shadowsync_capture_%s", job);
+	/* the triggers of this version (one per event) and of versions with
+	 * one row trigger (shadowsync_capture_<job>) */
+	ss_buf_addc(&names, '{');
+	for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+		struct ss_buf one;
+		ss_buf_init(&one);
+		ss_buf_addf(&one, "shadowsync_%s_%s", events[i], job);
+		if (i)
+			ss_buf_addc(&names, ',');
+		ss_buf_addc(&names, '"');
+		for (const char *p = one.data; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				ss_buf_addc(&names, '\\');
+			ss_buf_addc(&names, *p);
+		}
+		ss_buf_addc(&names, '"');
+		ss_buf_free(&one);
+	}
+	ss_buf_addc(&names, '}');
 	ss_buf_addf(out, "-- remove shadowsync capture for job %s from database %s\nBEGIN;\n", job,
 		    c->db->name);
 	/* every trigger this job installed, found in the catalog (the table
 	 * list may have changed since install) */
 	st.c = c;
 	st.out = out;
-	st.trig = trig.data;
 	st.err = err;
-	st.failed = 0;
-	const char *params[1] = {tname.data};
+	const char *params[1] = {names.data};
 	if (pg_query(c,
-		     "SELECT n.nspname, c.relname, p.proname FROM pg_catalog.pg_trigger g"
-		     " JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
-		     " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		     " JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid"
-		     " WHERE g.tgname = $1 ORDER BY 1, 2",
+		     "SELECT n.nspname, c.relname, g.tgname, p.proname,"
+		     "       row_number() OVER (PARTITION BY p.oid ORDER BY g.tgname DESC) = 1"
+		     "  FROM pg_catalog.pg_trigger g"
+		     "  JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid"
+		     "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		     "  JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid"
+		     " WHERE g.tgname = ANY ($1::text[]) ORDER BY 1, 2, 3",
 		     1, params, NULL, uninst_row, &st, err) < 0)
 		goto done;
+	ss_buf_add(out, st.funcs.data ? st.funcs.data : "", st.funcs.len);
 	{
 		const char *kv[] = {"LOG", log.data, NULL};
 		if (ss_ddl_expand(ss_ddl_get("postgres/uninstall_tail.sql"), kv, out, err) < 0)
@@ -617,8 +689,8 @@ static int pg_capture_uninstall_sql(struct ss_conn *c, const char *job,
 	rc = 0;
 done:
 	ss_buf_free(&log);
-	ss_buf_free(&trig);
-	ss_buf_free(&tname);
+	ss_buf_free(&names);
+	ss_buf_free(&st.funcs);
 	return rc;
 }
 
@@ -664,10 +736,11 @@ struct fetch_state {
 static int fetch_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
 {
 	struct fetch_state *s = arg;
-	struct ss_shadow_row r;
+	struct ss_shadow_row r = {0};
 
 	if (n < 8)
 		return 0;
+	r.text_values = 1; /* install_table.sql: json_object(names, values::text) */
 	r.id = strtoull(v[0], NULL, 10);
 	r.txid = strtoull(v[1], NULL, 10);
 	r.schema = v[2];
@@ -819,6 +892,33 @@ static void col_list(const struct ss_tableinfo *t, const int *cols, int ncols, s
 	ss_sql_col_list(t, cols, ncols, ss_sql_quote_ident, out);
 }
 
+/* The rows of the JSON parameter $1 (rows_json) as the columns idx[0..n)
+ * of t.  Every value arrives as text and goes through the column type's own
+ * input function with the column's modifier, as on the COPY path:
+ * json_populate_record does that for every type but json and jsonb, where
+ * it would keep the text as a JSON string; their texts come in the array
+ * under the key "" (no column has an empty name) and are cast. */
+static void typed_rows(const struct ss_tableinfo *t, const int *idx, int n, struct ss_buf *out)
+{
+	int nj = 0;
+
+	ss_buf_adds(out, "SELECT ");
+	for (int i = 0; i < n; i++) {
+		const struct ss_colinfo *col = &t->cols[idx[i]];
+		if (i)
+			ss_buf_adds(out, ", ");
+		if (col->vtype == SS_V_JSON) {
+			ss_buf_addf(out, "(e.v -> '' ->> %d)::%s", nj++, col->type);
+		} else {
+			ss_buf_adds(out, "p.");
+			ss_sql_quote_ident(out, col->name);
+		}
+	}
+	ss_buf_adds(out, " FROM json_array_elements($1) AS e(v), json_populate_record(NULL::");
+	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, out);
+	ss_buf_adds(out, ", e.v) AS p");
+}
+
 /* INSERT INTO t (cols) SELECT cols FROM <from> ON CONFLICT (key) DO UPDATE
  * ...; from NULL: the rows of one JSON parameter. */
 static void upsert_from(const struct ss_tableinfo *t, const int *cols, int ncols, const char *from,
@@ -830,12 +930,14 @@ static void upsert_from(const struct ss_tableinfo *t, const int *cols, int ncols
 	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, &q);
 	ss_buf_addf(out, "INSERT INTO %s (", q.data);
 	col_list(t, cols, ncols, out);
-	ss_buf_adds(out, ") SELECT ");
-	col_list(t, cols, ncols, out);
-	if (from)
+	ss_buf_adds(out, ") ");
+	if (from) {
+		ss_buf_adds(out, "SELECT ");
+		col_list(t, cols, ncols, out);
 		ss_buf_addf(out, " FROM %s", from);
-	else
-		ss_buf_addf(out, " FROM json_populate_recordset(NULL::%s, $1)", q.data);
+	} else {
+		typed_rows(t, cols, ncols, out);
+	}
 	ss_sql_on_conflict_update(t, cols, ncols, "EXCLUDED", out);
 	ss_buf_free(&q);
 }
@@ -860,16 +962,16 @@ static void pg_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf
 			ss_buf_adds(&keys, ", ");
 		ss_sql_quote_ident(&keys, t->cols[t->pk[k]].name);
 	}
-	ss_buf_addf(out,
-		    "DELETE FROM %s WHERE (%s) IN (SELECT %s FROM "
-		    "json_populate_recordset(NULL::%s, $1))",
-		    q.data, keys.data, keys.data, q.data);
+	ss_buf_addf(out, "DELETE FROM %s WHERE (%s) IN (", q.data, keys.data);
+	typed_rows(t, t->pk, t->npk, out);
+	ss_buf_addc(out, ')');
 	ss_buf_free(&q);
 	ss_buf_free(&keys);
 }
 
-/* A value in the form json_populate_recordset hands to the column's input
- * function. */
+/* A value as the text the column type's input function reads (the same
+ * text COPY sends): binary as bytea's hex form, JSON as its document text
+ * (so the document null is not SQL NULL). */
 static void json_value(const struct ss_field *f, struct ss_buf *out)
 {
 	if (!f || f->is_null) {
@@ -878,8 +980,6 @@ static void json_value(const struct ss_field *f, struct ss_buf *out)
 		ss_buf_adds(out, "\"\\\\x");
 		ss_hex_encode((const uint8_t *)f->data, f->len, out);
 		ss_buf_addc(out, '"');
-	} else if (f->type == SS_V_JSON) {
-		ss_buf_add(out, f->data, f->len);
 	} else {
 		ss_buf_add_json_str(out, f->data, f->len);
 	}
@@ -888,26 +988,38 @@ static void json_value(const struct ss_field *f, struct ss_buf *out)
 static void rows_json(const struct ss_apply_batch *b, int keys_only, struct ss_buf *out)
 {
 	const struct ss_tableinfo *t = b->target;
+	int n = keys_only ? t->npk : b->ncols;
+	const int *idx = keys_only ? t->pk : b->cols;
 
 	ss_buf_addc(out, '[');
 	for (int r = 0; r < b->n; r++) {
 		const struct ss_change *ch = b->changes[r];
+		int nj = 0;
 		if (r)
 			ss_buf_addc(out, ',');
 		ss_buf_addc(out, '{');
-		int n = keys_only ? t->npk : b->ncols;
-		for (int i = 0; i < n; i++) {
-			const char *name =
-				keys_only ? t->cols[t->pk[i]].name : t->cols[b->cols[i]].name;
-			const struct ss_field *f =
-				keys_only ? ss_change_field(ch->key, ch->nkey, name) :
-					    ss_change_field(ch->row, ch->nrow, name);
-			if (i)
-				ss_buf_addc(out, ',');
-			ss_buf_add_json_str(out, name, strlen(name));
-			ss_buf_addc(out, ':');
-			json_value(f, out);
+		for (int pass = 0; pass < 2; pass++) { /* the columns, then "": [json...] */
+			for (int i = 0; i < n; i++) {
+				const struct ss_colinfo *col = &t->cols[idx[i]];
+				if ((col->vtype == SS_V_JSON) != pass)
+					continue;
+				const struct ss_field *f =
+					keys_only ? ss_change_field(ch->key, ch->nkey, col->name) :
+						    ss_change_field(ch->row, ch->nrow, col->name);
+				if (out->data[out->len - 1] != '{' &&
+				    out->data[out->len - 1] != '[')
+					ss_buf_addc(out, ',');
+				if (pass && nj++ == 0)
+					ss_buf_adds(out, "\"\":[");
+				if (!pass) {
+					ss_buf_add_json_str(out, col->name, strlen(col->name));
+					ss_buf_addc(out, ':');
+				}
+				json_value(f, out);
+			}
 		}
+		if (nj)
+			ss_buf_addc(out, ']');
 		ss_buf_addc(out, '}');
 	}
 	ss_buf_addc(out, ']');

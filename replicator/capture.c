@@ -239,9 +239,11 @@ static int on_shadow_row(void *arg, const struct ss_shadow_row *r, struct ss_err
 	c->schema_len = strlen(t->info.schema);
 	c->table = t->info.name;
 	c->table_len = strlen(t->info.name);
-	if (ss_image_parse(c, 1, r->key_image, r->key_len, t->key_cols, t->nkey_cols, err) < 0 ||
+	int (*parse)(struct ss_change *, int, const char *, size_t, const struct ss_image_col *,
+		     int, struct ss_err *) = r->text_values ? ss_image_parse_text : ss_image_parse;
+	if (parse(c, 1, r->key_image, r->key_len, t->key_cols, t->nkey_cols, err) < 0 ||
 	    (r->op != 'D' && r->row_image &&
-	     ss_image_parse(c, 0, r->row_image, r->row_len, t->row_cols, t->nrow_cols, err) < 0)) {
+	     parse(c, 0, r->row_image, r->row_len, t->row_cols, t->nrow_cols, err) < 0)) {
 		ss_err_prefix(err, "database %s: shadow row %llu of %s.%s", cap->job->source->name,
 			      (unsigned long long)r->id, r->schema, r->table);
 		return -1;

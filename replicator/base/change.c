@@ -287,6 +287,36 @@ const struct ss_field *ss_change_field(const struct ss_field *f, int n, const ch
 
 /* ---- value normalisation ------------------------------------------------ */
 
+/* Is s a timestamp with time zone already in the journal form, as
+ * PostgreSQL prints one in UTC: a year of four or more digits, "+00", no
+ * trailing zero in the fraction, and " BC" for years before 1? */
+static int utc_canonical(const char *s, size_t len)
+{
+	size_t i = 0, y;
+
+	while (i < len && isdigit((unsigned char)s[i]))
+		i++;
+	y = i;
+	if (y < 4 || len < y + 18 || s[y] != '-' || s[y + 3] != '-' || s[y + 6] != ' ' ||
+	    s[y + 9] != ':' || s[y + 12] != ':')
+		return 0;
+	static const int at[] = {1, 2, 4, 5, 7, 8, 10, 11, 13, 14};
+	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++)
+		if (!isdigit((unsigned char)s[y + (size_t)at[k]]))
+			return 0;
+	i = y + 15;
+	if (i < len && s[i] == '.') {
+		size_t f = ++i;
+		while (i < len && isdigit((unsigned char)s[i]))
+			i++;
+		if (i == f || s[i - 1] == '0')
+			return 0;
+	}
+	if (len - i == 3 && memcmp(s + i, "+00", 3) == 0)
+		return 1;
+	return len - i == 6 && memcmp(s + i, "+00 BC", 6) == 0;
+}
+
 int ss_value_normalize(uint8_t vtype, const char *s, size_t len, struct ss_buf *out,
 		       struct ss_err *err)
 {
@@ -314,16 +344,16 @@ int ss_value_normalize(uint8_t vtype, const char *s, size_t len, struct ss_buf *
 	case SS_V_TIMESTAMPTZ: {
 		char tmp[64], iso[40];
 		int64_t us;
-		if (len >= sizeof tmp || (len && !isdigit((unsigned char)s[0]))) {
-			ss_buf_add(out, s, len); /* infinity, -infinity */
+		if (utc_canonical(s, len) || (len && !isdigit((unsigned char)s[0]))) {
+			ss_buf_add(out, s, len); /* already UTC; infinity, -infinity */
 			return 0;
 		}
+		if (len >= sizeof tmp)
+			goto not_understood;
 		memcpy(tmp, s, len);
 		tmp[len] = '\0';
-		if (ss_parse_time(tmp, &us) < 0) {
-			ss_err_set(err, "timestamp with time zone \"%s\" not understood", tmp);
-			return -1;
-		}
+		if (ss_parse_time(tmp, &us) < 0)
+			goto not_understood;
 		ss_format_time(us, iso, sizeof iso);
 		/* 2026-11-21T10:00:00.123000Z -> 2026-11-21 10:00:00.123+00 */
 		iso[10] = ' ';
@@ -336,6 +366,9 @@ int ss_value_normalize(uint8_t vtype, const char *s, size_t len, struct ss_buf *
 		ss_buf_add(out, iso, n);
 		ss_buf_adds(out, "+00");
 		return 0;
+not_understood:
+		ss_err_set(err, "timestamp with time zone \"%.*s\" not understood", (int)len, s);
+		return -1;
 	}
 	case SS_V_TIMESTAMP:
 		for (size_t i = 0; i < len; i++)
@@ -481,8 +514,8 @@ static int jskip(struct jp *j)
 	return 0;
 }
 
-int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len,
-		   const struct ss_image_col *cols, int ncols, struct ss_err *err)
+static int image_parse(struct ss_change *c, int as_key, const char *json, size_t len,
+		       const struct ss_image_col *cols, int ncols, int text, struct ss_err *err)
 {
 	struct jp j = {json, json + len};
 	struct ss_buf key, raw, norm;
@@ -532,7 +565,7 @@ int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len
 						      NULL, 0);
 				goto next;
 			}
-			if (col->vtype == SS_V_JSON) {
+			if (col->vtype == SS_V_JSON && !(text && *j.p == '"')) {
 				if (jskip(&j) < 0)
 					goto bad;
 				ss_buf_add(&raw, vstart, (size_t)(j.p - vstart));
@@ -544,12 +577,23 @@ int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len
 					goto bad;
 				ss_buf_add(&raw, vstart, (size_t)(j.p - vstart));
 			}
-			if (ss_value_normalize(col->vtype, raw.data ? raw.data : "", raw.len, &norm,
+			uint8_t vtype = col->vtype;
+			if (ss_value_normalize(vtype, raw.data ? raw.data : "", raw.len, &norm,
 					       err) < 0) {
-				ss_err_prefix(err, "column %s", col->name);
-				goto done;
+				if (vtype == SS_V_BINARY) { /* not a value: a broken image */
+					ss_err_prefix(err, "column %s", col->name);
+					goto done;
+				}
+				/* A value without a journal form of its class (a date
+				 * the reader does not know) travels as the source
+				 * wrote it: a target that cannot hold it stops on it,
+				 * naming the row; capture never stops on a value. */
+				ss_err_clear(err);
+				ss_buf_reset(&norm);
+				ss_buf_add(&norm, raw.data ? raw.data : "", raw.len);
+				vtype = SS_V_TEXT;
 			}
-			ss_change_field_store(c, f, col->name, strlen(col->name), col->vtype,
+			ss_change_field_store(c, f, col->name, strlen(col->name), vtype,
 					      norm.data ? norm.data : "", norm.len);
 		}
 next:
@@ -571,4 +615,16 @@ done:
 	ss_buf_free(&raw);
 	ss_buf_free(&norm);
 	return rc;
+}
+
+int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len,
+		   const struct ss_image_col *cols, int ncols, struct ss_err *err)
+{
+	return image_parse(c, as_key, json, len, cols, ncols, 0, err);
+}
+
+int ss_image_parse_text(struct ss_change *c, int as_key, const char *json, size_t len,
+			const struct ss_image_col *cols, int ncols, struct ss_err *err)
+{
+	return image_parse(c, as_key, json, len, cols, ncols, 1, err);
 }

@@ -103,9 +103,18 @@ struct ss_image_col {
  * when as_key), converting each value to the journal form of its column's
  * vtype: binary from hex ("\\x..." or plain), timestamptz to UTC, booleans to
  * 1/0, date-time 'T' to ' ', nested JSON kept as text.  Columns absent from
- * cols are skipped (excluded columns), unknown ones too. */
+ * cols are skipped (excluded columns), unknown ones too.  A value that has
+ * no journal form of its class (a timestamp the reader does not know) is
+ * kept as the source wrote it, typed TEXT: only a malformed image (or a
+ * binary value that is not hex) is an error, naming the column. */
 int ss_image_parse(struct ss_change *c, int as_key, const char *json, size_t len,
 		   const struct ss_image_col *cols, int ncols, struct ss_err *err) SS_MUST_CHECK;
+/* The same for an image whose values are each null or a JSON string holding
+ * the value's own text form (PostgreSQL's capture): a JSON column's string
+ * is the document's text, so the document null is not SQL NULL. */
+int ss_image_parse_text(struct ss_change *c, int as_key, const char *json, size_t len,
+			const struct ss_image_col *cols, int ncols,
+			struct ss_err *err) SS_MUST_CHECK;
 
 /* Normalise text into the journal form of vtype (used by image parsing and
  * by dialects reading typed result columns).  Appends to out. */

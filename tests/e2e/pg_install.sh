@@ -57,8 +57,9 @@ before=$(catalog)
 grep -q 'CREATE OR REPLACE TRIGGER' "$T/install.sql" || ss_fail "dry-run printed no trigger DDL"
 ss_assert_eq "$before" "$(catalog)" "dry-run changed the catalog"
 ss_psql SRC -f "$T/install.sql" >/dev/null
-ss_assert_eq 1 "$(ss_psql SRC -c "SELECT count(*) FROM pg_trigger WHERE tgname = 'shadowsync_capture_orders'")" \
-	"trigger created from the dry-run SQL"
+ss_assert_eq "shadowsync_delete_orders shadowsync_insert_orders shadowsync_update_orders" \
+	"$(ss_psql SRC -c "SELECT string_agg(tgname, ' ' ORDER BY tgname) FROM pg_trigger WHERE tgname LIKE 'shadowsync%'")" \
+	"triggers created from the dry-run SQL"
 
 # A second install through the binary succeeds and changes nothing.
 after_first=$(catalog)
@@ -73,11 +74,11 @@ UPDATE "Sales"."Order Items" SET amount = -1.5 WHERE "Order No" = 2;
 DELETE FROM "Sales"."Order Items" WHERE "Order No" = 2;
 SQL
 rows=$(ss_psql SRC -F'|' -c "SELECT op, key_image::text, coalesce(row_image::text, '-') FROM shadowsync.log_orders ORDER BY id")
-expected='I|{"Order No" : 1, "we\"ird;--" : "a;b"}|{"Order No":1,"we\"ird;--":"a;b","amount":12345678901234567890.0123456789,"payload":"\\x00ff10","at":"2026-01-02T01:04:05.678+00:00"}
-D|{"Order No" : 1, "we\"ird;--" : "a;b"}|-
-U|{"Order No" : 2, "we\"ird;--" : "a;b"}|{"Order No":2,"we\"ird;--":"a;b","amount":12345678901234567890.0123456789,"payload":"\\x00ff10","at":"2026-01-02T01:04:05.678+00:00"}
-U|{"Order No" : 2, "we\"ird;--" : "a;b"}|{"Order No":2,"we\"ird;--":"a;b","amount":-1.5000000000,"payload":"\\x00ff10","at":"2026-01-02T01:04:05.678+00:00"}
-D|{"Order No" : 2, "we\"ird;--" : "a;b"}|-'
+expected='I|{"Order No" : "1", "we\"ird;--" : "a;b"}|{"Order No" : "1", "we\"ird;--" : "a;b", "amount" : "12345678901234567890.0123456789", "payload" : "\\x00ff10", "at" : "2026-01-02 01:04:05.678+00"}
+D|{"Order No" : "1", "we\"ird;--" : "a;b"}|-
+U|{"Order No" : "2", "we\"ird;--" : "a;b"}|{"Order No" : "2", "we\"ird;--" : "a;b", "amount" : "12345678901234567890.0123456789", "payload" : "\\x00ff10", "at" : "2026-01-02 01:04:05.678+00"}
+U|{"Order No" : "2", "we\"ird;--" : "a;b"}|{"Order No" : "2", "we\"ird;--" : "a;b", "amount" : "-1.5000000000", "payload" : "\\x00ff10", "at" : "2026-01-02 01:04:05.678+00"}
+D|{"Order No" : "2", "we\"ird;--" : "a;b"}|-'
 ss_assert_eq "$expected" "$rows" "shadow rows"
 
 # An application role with rights on its table only can still write: the
