@@ -95,7 +95,7 @@ static struct ss_conn *pg_connect(const struct ss_dbconf *db, struct ss_err *err
 	vals[n++] = "UTF8";
 	keys[n] = "options";
 	vals[n++] = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c "
-		    "extra_float_digits=3";
+		    "extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C";
 	if (ss_db_password(db)) {
 		keys[n] = "password";
 		vals[n++] = ss_db_password(db);
