@@ -191,6 +191,7 @@ static struct ss_journal *j_new(const char *dir, int readonly, struct ss_err *er
 	j->dir = ss_xstrdup(dir);
 	j->readonly = readonly;
 	j->lock_fd = -1;
+	j->end_fd = -1;
 	j->now = ss_now_us;
 	j->cur.fd = j->cur.ifd = -1;
 	ss_buf_init(&j->wbuf);
@@ -210,6 +211,8 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uin
 	uint64_t *firsts = NULL;
 	size_t n = 0;
 	struct stat st;
+	struct ss_jn_end end = {0};
+	int has_end;
 
 	if (!j)
 		return NULL;
@@ -231,10 +234,23 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uin
 				   strerror(errno));
 		goto fail;
 	}
-	if (ss_jn_list_dir(j, 1, &firsts, &n, err) < 0 || id_load(j, n, err) < 0)
+	if (ss_jn_list_dir(j, 1, &firsts, &n, err) < 0)
 		goto fail;
-	/* a newest segment whose header never got written whole */
-	if (n) {
+	has_end = ss_jn_end_read(j, &j->end, err);
+	if (has_end < 0 || id_load(j, n || (has_end == 0 && j->end.pos), err) < 0)
+		goto fail;
+	if (has_end == 1 && n) {
+		ss_err_set(err,
+			   "journal %s: %s/%s, the record of what the journal made durable, is "
+			   "missing while segments exist: the journal is damaged",
+			   dir, dir, SS_JN_END_FILE);
+		goto fail;
+	}
+	if (ss_jn_end_open(j, has_end == 1, err) < 0)
+		goto fail;
+	/* a newest segment whose header never got written whole (and that held
+	 * nothing acknowledged: else recovery reports it) */
+	if (n && firsts[n - 1] > j->end.pos) {
 		ss_jn_path(j, firsts[n - 1], ".seg", path, sizeof path);
 		if (stat(path, &st) == 0 && st.st_size < SS_JN_SEG_HDR) {
 			unlink(path);
@@ -258,6 +274,25 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uin
 			j->last_ts = s.last_ts;
 		}
 	}
+	if (j->last_pos < j->end.pos) {
+		ss_jn_end_lost(j, j->end.seg, j->end.off,
+			       "the segment is missing or ends before its committed records", err);
+		goto fail;
+	}
+	/* what recovery kept is acknowledged from now on (readers will see it):
+	 * make it durable and record it */
+	if (j->cur.fd >= 0 && j->mode != SS_FSYNC_OFF && fdatasync(j->cur.fd) < 0) {
+		ss_jn_path(j, j->cur.first_pos, ".seg", path, sizeof path);
+		ss_err_set(err, "journal %s: fsync %s: %s", dir, path, strerror(errno));
+		goto fail;
+	}
+	if (j->cur.fd >= 0) {
+		end.pos = j->last_pos;
+		end.seg = j->cur.first_pos;
+		end.off = j->cur.size;
+	}
+	if (ss_jn_end_write(j, &end, j->mode != SS_FSYNC_OFF, err) < 0)
+		goto fail;
 	j->pend_pos = j->last_pos;
 	j->pend_ts = j->last_ts;
 	free(firsts);
@@ -300,6 +335,12 @@ void ss_journal_free(struct ss_journal *j)
 	if (!j)
 		return;
 	ss_jn_wseg_close(&j->cur);
+	if (j->end_fd >= 0) {
+		/* a clean close leaves the committed end durable too */
+		if (j->end_dirty && j->mode != SS_FSYNC_OFF)
+			(void)fdatasync(j->end_fd);
+		close(j->end_fd);
+	}
 	if (j->lock_fd >= 0)
 		close(j->lock_fd);
 	pthread_cond_destroy(&j->cv);

@@ -47,9 +47,13 @@ struct ss_journal_reader; /* any number, any thread, each its own fds */
  * "journal DIR is in use by another shadowsync process".  Recovery scans the
  * last segment: a torn tail (an incomplete record, or a bad one with nothing
  * valid after it) is truncated away and described by
- * ss_journal_recovery_note(); a bad record anywhere else is an error naming
- * the segment file and byte offset.  Missing or short time indexes are
- * rebuilt. */
+ * ss_journal_recovery_note(), but only beyond the committed end the journal
+ * recorded (DIR/committed, written after each commit's fsync): anything
+ * missing or damaged below it, in any segment, and a missing segment, is an
+ * error naming the segment file and byte offset, and nothing is changed.  So
+ * a position that was ever committed is never handed out again.  A bad
+ * record anywhere else is an error naming the segment file and byte offset.
+ * Missing or short time indexes are rebuilt. */
 struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uint64_t segment_bytes,
 				   struct ss_err *err);
 /* Open for reading only (journal dump, replay, status while the daemon
@@ -81,9 +85,11 @@ int ss_journal_append(struct ss_journal *j, uint8_t type, uint8_t flags, uint64_
  * publish it: readers see it and ss_journal_wait() returns.
  *   OFF:    no fsync at all.
  *   BATCH:  one fdatasync of the segment per call; the directory is fsync'd
- *           when a new segment file is created.
- *   ALWAYS: as BATCH, but fsync instead of fdatasync and the time index is
- *           fsync'd too.
+ *           when a new segment file is created.  Then the committed end is
+ *           recorded (DIR/committed), fsync'd at most once a second and on
+ *           close.
+ *   ALWAYS: as BATCH, but fsync instead of fdatasync, and the time index
+ *           and the committed end are fsync'd too.
  * A segment is rolled over to a new file when the next record would take it
  * past segment_bytes (records are never split; one bigger than
  * segment_bytes gets a segment of its own).  On failure nothing of the call

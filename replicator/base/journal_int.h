@@ -24,6 +24,11 @@
 #define SS_JN_SEG_MAGIC "SSJRNL1\n"
 #define SS_JN_ID_FILE "id" /* DIR/id: the journal's identity, hex and a newline */
 #define SS_JN_ID_HEX 32
+#define SS_JN_END_FILE "committed" /* DIR/committed: the durably committed end */
+#define SS_JN_END_MAGIC "SSJEND1\n"
+#define SS_JN_END_REC 48
+#define SS_JN_END_SLOT 4096                /* two copies, a page apart */
+#define SS_JN_END_SYNC_US INT64_C(1000000) /* fsync = batch: its fsync at most this stale */
 #define SS_JN_SEG_VERSION 1
 #define SS_JN_SEG_HDR 32
 #define SS_JN_REC_HDR 36
@@ -85,6 +90,18 @@ enum {
 	SS_JN_CUR_BAD = 3
 };
 
+/* The committed end (DIR/committed): the last position whose commit had
+ * been made durable (fsync = off: written) when this was recorded, and
+ * where its segment ended then.  Written after the commit's fsync, so it
+ * never claims more than the disk holds; it may lag behind (a crash before
+ * its own fsync), which only lets recovery cut less than it could. */
+struct ss_jn_end {
+	uint64_t seq; /* records written; of the two copies the higher wins */
+	uint64_t pos; /* 0: nothing committed yet */
+	uint64_t seg; /* first position of the segment holding pos */
+	uint64_t off; /* that segment's committed length */
+};
+
 struct ss_journal {
 	char *dir;
 	int readonly;
@@ -105,6 +122,10 @@ struct ss_journal {
 	uint64_t wake_gen;
 
 	/* writer thread only */
+	int end_fd;            /* DIR/committed */
+	struct ss_jn_end end;  /* as last recorded (on open: as found on disk) */
+	int end_dirty;         /* written since its last fsync */
+	int64_t end_synced_us; /* monotonic time of that fsync */
 	struct ss_jn_wseg cur; /* fd -1: the next commit starts a segment */
 	struct ss_buf wbuf;
 	uint64_t pend_pos;
@@ -221,6 +242,19 @@ int ss_jn_seg_sealed(struct ss_journal *j, struct ss_jn_seg *s, uint64_t next_fi
 /* The newest segment on opening for writing: scanned, torn tail truncated,
  * index checked, made the segment to append to. */
 int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_err *err);
+/* The committed end on disk into *e: 0; 1: there is no such file; -1: it
+ * holds no valid copy, or cannot be read. */
+int ss_jn_end_read(struct ss_journal *j, struct ss_jn_end *e, struct ss_err *err);
+/* Writer: create DIR/committed (nothing committed) or open the existing one
+ * for ss_jn_end_write(). */
+int ss_jn_end_open(struct ss_journal *j, int create, struct ss_err *err);
+/* Record e (its seq is assigned) into the older of the two copies; fsync it
+ * when sync. */
+int ss_jn_end_write(struct ss_journal *j, const struct ss_jn_end *e, int sync, struct ss_err *err);
+/* Recovery found less than the committed end: err says where (the segment
+ * file and offset, what is there) and that it is not repaired. */
+void ss_jn_end_lost(const struct ss_journal *j, uint64_t seg, uint64_t off, const char *what,
+		    struct ss_err *err);
 /* Read-only: bring the segment list up to date.  Mutex held. */
 int ss_jn_ro_refresh(struct ss_journal *j, struct ss_err *err);
 

@@ -35,12 +35,26 @@
  *   sealed (rolled over).  The index is derived data: opening for writing
  *   checks it against the segment and rebuilds it when missing or wrong.
  *
+ *   DIR/id         the journal's identity: 32 hex digits and a newline
+ *   DIR/committed  the committed end, two copies of 48 bytes, at 0 and 4096:
+ *     0  char[8] magic "SSJEND1\n"      24  u64 first position of its segment
+ *     8  u64 sequence (higher wins)      32  u64 that segment's length then
+ *    16  u64 last committed position     40  u32 CRC32C of bytes 0..40
+ *                                        44  u32 reserved, 0
+ *   Each commit, after its fsync, overwrites the older copy.  It never says
+ *   more than the disk holds; it may say less (its own fsync comes at most a
+ *   second later in BATCH mode), which only lets recovery cut less.
+ *
  * Recovery on open for writing: a segment header left incomplete or a .tmp
  * file is removed; the newest segment is scanned in full and a torn tail (an
  * incomplete record, or a bad one after which nothing valid follows) is
- * truncated; a bad record with valid data after it is an error.  Older
- * segments are checked through their sealing index entry (a full scan if it
- * is missing), including that each ends right before the next begins.
+ * truncated, but only beyond the committed end: below it (or with segments
+ * missing) it is damage to acknowledged records, an error naming segment and
+ * offset, and nothing is changed, so a position is never handed out twice;
+ * a bad record with valid data after it is an error.  Older segments are
+ * checked through their sealing index entry (a full scan if it is missing),
+ * including that each ends right before the next begins.  What recovery
+ * keeps is then fsync'd and recorded as the committed end.
  *
  * Visibility: the writer publishes a commit (segment sizes, last position)
  * under the mutex after the data is written and synced; readers of the same
@@ -682,9 +696,16 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 	struct ss_jn_ient *e = NULL;
 	struct ss_jn_wseg w = {.fd = -1, .ifd = -1};
 	size_t n = 0, k = 0;
-	uint64_t isz, size, rb_last = 0, found;
+	uint64_t isz, size, rb_last = 0, found, floor;
 	int idx_ok = 1, rc = -1, r;
 
+	/* what of this segment had been acknowledged: never cut */
+	if (j->end.pos < s->first_pos)
+		floor = 0;
+	else if (j->end.seg == s->first_pos)
+		floor = j->end.off;
+	else
+		floor = UINT64_MAX; /* all of it, and more that is missing */
 	ss_buf_init(&rb);
 	ss_jn_cur_init(&c);
 	if (ss_jn_cur_open(&c, j, s->first_pos, err) < 0)
@@ -745,6 +766,11 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 				   r == SS_JN_CUR_SHORT ? "incomplete record" : c.why, found);
 			goto out;
 		}
+		if (c.off < floor) {
+			ss_jn_end_lost(j, s->first_pos, c.off,
+				       r == SS_JN_CUR_SHORT ? "incomplete record" : c.why, err);
+			goto out;
+		}
 		if (ftruncate(w.fd, (off_t)c.off) < 0 ||
 		    (j->mode != SS_FSYNC_OFF && fdatasync(w.fd) < 0)) {
 			ss_err_set(err, "journal %s: truncating %s to %" PRIu64 ": %s", j->dir,
@@ -756,6 +782,9 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 			   " bytes of a torn record at %s:%" PRIu64,
 			   j->dir, size - c.off, c.path, c.off);
 		size = c.off;
+	} else if (floor != UINT64_MAX && c.off < floor) {
+		ss_jn_end_lost(j, s->first_pos, c.off, "end of the file", err);
+		goto out;
 	}
 	if (!idx_ok || (k == 0 && rb.len)) {
 		if (idx_rewrite(j, w.ifd, ipath, &rb, err) < 0)
@@ -788,6 +817,133 @@ out:
 	ss_jn_cur_done(&c);
 	ss_buf_free(&rb);
 	return rc;
+}
+
+/* ---- the committed end ------------------------------------------------- */
+
+static void end_encode(uint8_t *b, const struct ss_jn_end *e)
+{
+	memset(b, 0, SS_JN_END_REC);
+	memcpy(b, SS_JN_END_MAGIC, 8);
+	ss_jn_put_u64(b + 8, e->seq);
+	ss_jn_put_u64(b + 16, e->pos);
+	ss_jn_put_u64(b + 24, e->seg);
+	ss_jn_put_u64(b + 32, e->off);
+	ss_jn_put_u32(b + 40, ss_crc32c(0, b, 40));
+}
+
+static int end_decode(const uint8_t *b, struct ss_jn_end *e)
+{
+	if (memcmp(b, SS_JN_END_MAGIC, 8) != 0 || ss_jn_get_u32(b + 40) != ss_crc32c(0, b, 40) ||
+	    ss_jn_get_u32(b + 44) != 0)
+		return 0;
+	e->seq = ss_jn_get_u64(b + 8);
+	e->pos = ss_jn_get_u64(b + 16);
+	e->seg = ss_jn_get_u64(b + 24);
+	e->off = ss_jn_get_u64(b + 32);
+	return e->pos == 0 || (e->seg >= 1 && e->seg <= e->pos && e->off >= SS_JN_SEG_HDR);
+}
+
+int ss_jn_end_read(struct ss_journal *j, struct ss_jn_end *e, struct ss_err *err)
+{
+	char path[PATH_MAX];
+	uint8_t b[SS_JN_END_SLOT + SS_JN_END_REC];
+	struct ss_jn_end c;
+	ssize_t n;
+	int fd, found = 0;
+
+	snprintf(path, sizeof path, "%s/%s", j->dir, SS_JN_END_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0) {
+		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir, path, strerror(errno));
+		return -1;
+	}
+	n = ss_jn_pread(fd, b, sizeof b, 0);
+	close(fd);
+	if (n < 0) {
+		ss_err_set(err, "journal %s: read %s: %s", j->dir, path, strerror(errno));
+		return -1;
+	}
+	memset(e, 0, sizeof *e);
+	for (int slot = 0; slot < 2; slot++) {
+		size_t at = (size_t)slot * SS_JN_END_SLOT;
+
+		if ((size_t)n >= at + SS_JN_END_REC && end_decode(b + at, &c) &&
+		    (!found || c.seq > e->seq)) {
+			*e = c;
+			found = 1;
+		}
+	}
+	if (!found) {
+		ss_err_set(err,
+			   "journal %s: %s, the record of what the journal made durable, holds no "
+			   "valid copy (at offsets 0 and %d): the journal is damaged",
+			   j->dir, path, SS_JN_END_SLOT);
+		return -1;
+	}
+	return 0;
+}
+
+int ss_jn_end_open(struct ss_journal *j, int create, struct ss_err *err)
+{
+	char path[PATH_MAX];
+	uint8_t b[SS_JN_END_REC];
+
+	if (create) {
+		memset(&j->end, 0, sizeof j->end);
+		j->end.seq = 1;
+		end_encode(b, &j->end);
+		if (ss_jn_write_file(j, SS_JN_END_FILE, b, sizeof b, err) < 0)
+			return -1;
+	}
+	snprintf(path, sizeof path, "%s/%s", j->dir, SS_JN_END_FILE);
+	j->end_fd = ss_jn_open_private(path, O_RDWR);
+	if (j->end_fd < 0) {
+		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir, path, strerror(errno));
+		return -1;
+	}
+	j->end_synced_us = ss_mono_us();
+	return 0;
+}
+
+int ss_jn_end_write(struct ss_journal *j, const struct ss_jn_end *e, int sync, struct ss_err *err)
+{
+	uint8_t b[SS_JN_END_REC];
+	struct ss_jn_end n = *e;
+	uint64_t at;
+
+	n.seq = j->end.seq + 1;
+	at = (n.seq % 2) * SS_JN_END_SLOT;
+	end_encode(b, &n);
+	if (ss_jn_pwrite(j->end_fd, b, sizeof b, at) < 0 || (sync && fdatasync(j->end_fd) < 0)) {
+		ss_err_set(err, "journal %s: write %s/%s at offset %" PRIu64 ": %s", j->dir, j->dir,
+			   SS_JN_END_FILE, at, strerror(errno));
+		return -1;
+	}
+	j->end = n;
+	j->end_dirty = !sync;
+	if (sync)
+		j->end_synced_us = ss_mono_us();
+	return 0;
+}
+
+void ss_jn_end_lost(const struct ss_journal *j, uint64_t seg, uint64_t off, const char *what,
+		    struct ss_err *err)
+{
+	char path[PATH_MAX], upto[64] = "";
+
+	ss_jn_path(j, seg, ".seg", path, sizeof path);
+	if (seg == j->end.seg)
+		snprintf(upto, sizeof upto, ", this segment up to offset %" PRIu64, j->end.off);
+	ss_err_set(err,
+		   "journal %s: %s at offset %" PRIu64 ": %s, below what the journal had made "
+		   "durable (positions up to %" PRIu64 "%s): the segment was cut short or damaged "
+		   "after its commit, not torn by a crash; the journal is not repaired, since "
+		   "positions already handed out (and maybe applied) are never reused: restore "
+		   "the segment, or move the journal aside and re-sync the targets",
+		   j->dir, path, off, what, j->end.pos, upto);
 }
 
 /* Read-only: scan segment s from where we know it to be valid up to the end

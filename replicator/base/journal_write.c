@@ -225,6 +225,19 @@ static void w_rollback(struct ss_journal *j, const struct ss_jn_wseg *orig, int 
 		j->broken = 1;
 }
 
+/* After the commit's fsync: record the committed end.  It is fsync'd itself
+ * with every commit in ALWAYS mode, at most SS_JN_END_SYNC_US after the
+ * previous time in BATCH mode, and when the journal is closed. */
+static int w_end(struct ss_journal *j, struct ss_err *err)
+{
+	struct ss_jn_end e = {.pos = j->pend_pos, .seg = j->cur.first_pos, .off = j->cur.size};
+	int sync =
+		j->mode == SS_FSYNC_ALWAYS ||
+		(j->mode == SS_FSYNC_BATCH && ss_mono_us() - j->end_synced_us >= SS_JN_END_SYNC_US);
+
+	return ss_jn_end_write(j, &e, sync, err);
+}
+
 int ss_journal_commit(struct ss_journal *j, struct ss_err *err)
 {
 	const uint8_t *b = (const uint8_t *)j->wbuf.data;
@@ -282,7 +295,8 @@ int ss_journal_commit(struct ss_journal *j, struct ss_err *err)
 	if (w_flush(j, b + chunk, n - chunk, err) < 0)
 		goto fail;
 	added += n - chunk;
-	if (w_sync(j, 0, err) < 0) {
+	ss_crashpoint("journal_before_sync");
+	if (w_sync(j, 0, err) < 0 || w_end(j, err) < 0) {
 		sync_failed = 1;
 		goto fail;
 	}

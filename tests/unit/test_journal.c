@@ -354,17 +354,57 @@ static void test_uncommitted(void)
 	ss_journal_free(j);
 }
 
-/* Write 3 segments' worth, return the first position of the last one. */
+/* What the journal recorded as durably committed (DIR/committed).  Putting
+ * an older copy back makes the commits since then look like a crash before
+ * their fsync returned: written, maybe torn, never acknowledged. */
+struct committed_end {
+	char data[8192];
+	ssize_t len;
+};
+
+static void end_save(const char *dir, struct committed_end *e)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/committed", dir);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	e->len = fd >= 0 ? read(fd, e->data, sizeof e->data) : -1;
+	CHECK(e->len > 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void end_restore(const char *dir, const struct committed_end *e)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/committed", dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0);
+	CHECK(e->len > 0 && write(fd, e->data, (size_t)e->len) == e->len);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Write 3 segments' worth, return the first position of the last one; the
+ * last commit (57..60) was written but never acknowledged. */
 static uint64_t three_segments(const char *dir, uint64_t *last)
 {
 	uint64_t segs[16];
+	struct committed_end saved;
 	struct ss_journal *j = must_open(dir, SS_FSYNC_OFF, 2000);
 
 	if (!j)
 		return 0;
-	append_range(j, 1, 60, 4, 0);
+	append_range(j, 1, 56, 4, 0);
+	end_save(dir, &saved);
+	append_range(j, 57, 60, 0, 0);
 	*last = ss_journal_last_pos(j);
 	ss_journal_free(j);
+	end_restore(dir, &saved); /* the last commit was never acknowledged */
 	size_t n = list_segs(dir, segs, 16);
 	CHECK(n >= 3);
 	return n ? segs[n - 1] : 0;
@@ -1183,6 +1223,186 @@ static void test_failed_commit(void)
 	ss_journal_free(j);
 }
 
+/* 100-byte payloads (136-byte records, 29 per 4096-byte segment), 1..100
+ * committed durably in commits of 9: segments 1, 30, 59, 88 (88..100, 1800
+ * bytes). */
+static void durable_journal(const char *dir)
+{
+	struct ss_journal *j = must_open(dir, SS_FSYNC_BATCH, 4096);
+
+	if (!j)
+		return;
+	append_range(j, 1, 100, 9, 100);
+	ss_journal_free(j);
+}
+
+/* Opening fails, naming the segment file and the offset, and changes
+ * nothing: twice the same answer, the file untouched. */
+static void expect_refused(const char *dir, uint64_t seg, const char *offset_text)
+{
+	char path[256], name[64];
+	struct ss_journal *j;
+	struct ss_err err;
+	long long before;
+
+	seg_file(path, sizeof path, dir, seg, ".seg");
+	snprintf(name, sizeof name, "%020" PRIu64 ".seg", seg);
+	before = file_len(path);
+	for (int round = 0; round < 2; round++) {
+		j = ss_journal_open(dir, SS_FSYNC_BATCH, 4096, &err);
+		CHECK(j == NULL);
+		if (j) {
+			fprintf(stderr, "  %s opened, last position %" PRIu64 " (note: %s)\n", dir,
+				ss_journal_last_pos(j), ss_journal_recovery_note(j));
+			ss_journal_free(j);
+			return;
+		}
+		if (!strstr(err.msg, name) || !strstr(err.msg, offset_text))
+			fprintf(stderr, "  message: %s\n", err.msg);
+		CHECK(strstr(err.msg, name) != NULL);
+		CHECK(strstr(err.msg, offset_text) != NULL);
+		CHECK_INT(file_len(path), before);
+	}
+}
+
+/* Issue 11, defect 13: a segment cut below what was durably committed (and
+ * may have been applied by a target) is corruption, never a torn tail; the
+ * journal never hands out a position it handed out before.  A torn tail of
+ * a commit that was never acknowledged is still cut, with a note. */
+static void test_durable_truncation(void)
+{
+	char dir[128], path[256];
+	struct committed_end saved;
+	struct ss_journal *j;
+	struct ss_err err;
+
+	/* cut in the middle of the last committed record */
+	test_dir(dir, sizeof dir, "durable_cut");
+	durable_journal(dir);
+	seg_file(path, sizeof path, dir, 88, ".seg");
+	CHECK_INT(file_len(path), 32 + 13 * 136);
+	CHECK(truncate(path, 32 + 13 * 136 - 50) == 0);
+	expect_refused(dir, 88, "offset 1664");
+
+	/* cut at a record boundary: no torn record at all, two records gone */
+	test_dir(dir, sizeof dir, "durable_boundary");
+	durable_journal(dir);
+	seg_file(path, sizeof path, dir, 88, ".seg");
+	CHECK(truncate(path, 32 + 11 * 136) == 0);
+	expect_refused(dir, 88, "offset 1528");
+
+	/* cut to the bare header */
+	test_dir(dir, sizeof dir, "durable_header");
+	durable_journal(dir);
+	seg_file(path, sizeof path, dir, 88, ".seg");
+	CHECK(truncate(path, 32) == 0);
+	expect_refused(dir, 88, "offset 32");
+
+	/* the newest segment removed: the one before is whole, but positions
+	 * 88..100 were committed */
+	test_dir(dir, sizeof dir, "durable_gone");
+	durable_journal(dir);
+	seg_file(path, sizeof path, dir, 88, ".seg");
+	CHECK(unlink(path) == 0);
+	seg_file(path, sizeof path, dir, 88, ".idx");
+	unlink(path);
+	expect_refused(dir, 88, "offset 1800");
+
+	/* every segment removed (identity and the rest left) */
+	test_dir(dir, sizeof dir, "durable_empty");
+	durable_journal(dir);
+	for (uint64_t s = 1; s <= 88; s += 29) {
+		seg_file(path, sizeof path, dir, s, ".seg");
+		CHECK(unlink(path) == 0);
+	}
+	expect_refused(dir, 88, "offset 1800");
+
+	/* an older segment cut short, at a record boundary and mid-record */
+	test_dir(dir, sizeof dir, "durable_older");
+	durable_journal(dir);
+	seg_file(path, sizeof path, dir, 30, ".seg");
+	CHECK(truncate(path, 32 + 20 * 136) == 0);
+	expect_refused(dir, 30, "offset 2752");
+	CHECK(truncate(path, 32 + 10 * 136 + 7) == 0);
+	expect_refused(dir, 30, "offset 1392");
+
+	/* the record of the committed end missing while segments exist */
+	test_dir(dir, sizeof dir, "durable_noend");
+	durable_journal(dir);
+	snprintf(path, sizeof path, "%s/committed", dir);
+	CHECK(unlink(path) == 0);
+	j = ss_journal_open(dir, SS_FSYNC_BATCH, 4096, &err);
+	CHECK(j == NULL);
+	if (!j)
+		CHECK(strstr(err.msg, path) != NULL);
+	ss_journal_free(j);
+
+	/* a torn copy of it (a crash while it was written): the other copy is
+	 * an earlier commit's, which only ever lets less be cut, never more */
+	for (int slot = 0; slot < 2; slot++) {
+		test_dir(dir, sizeof dir, slot ? "durable_slot1" : "durable_slot0");
+		durable_journal(dir);
+		snprintf(path, sizeof path, "%s/committed", dir);
+		flip_byte(path, slot * 4096 + 20);
+		j = must_open(dir, SS_FSYNC_BATCH, 4096);
+		if (!j)
+			continue;
+		CHECK_STR(ss_journal_recovery_note(j), "");
+		CHECK_INT(ss_journal_last_pos(j), 100);
+		ss_journal_free(j);
+	}
+	/* both copies damaged: refused, naming the file */
+	test_dir(dir, sizeof dir, "durable_slots");
+	durable_journal(dir);
+	snprintf(path, sizeof path, "%s/committed", dir);
+	flip_byte(path, 20);
+	flip_byte(path, 4096 + 20);
+	j = ss_journal_open(dir, SS_FSYNC_BATCH, 4096, &err);
+	CHECK(j == NULL);
+	if (!j)
+		CHECK(strstr(err.msg, path) != NULL);
+	ss_journal_free(j);
+
+	/* a crash before the last commit's fsync returned: its torn tail is
+	 * cut (noted), and the positions it would have taken, never
+	 * acknowledged, are handed out again */
+	test_dir(dir, sizeof dir, "durable_torn");
+	j = must_open(dir, SS_FSYNC_BATCH, 4096);
+	if (!j)
+		return;
+	append_range(j, 1, 90, 9, 100);
+	end_save(dir, &saved);
+	append_range(j, 91, 100, 0, 100);
+	ss_journal_free(j);
+	end_restore(dir, &saved);
+	seg_file(path, sizeof path, dir, 88, ".seg");
+	CHECK(truncate(path, 32 + 13 * 136 - 50) == 0);
+	j = must_open(dir, SS_FSYNC_BATCH, 4096);
+	if (!j)
+		return;
+	CHECK(strstr(ss_journal_recovery_note(j), "torn") != NULL);
+	CHECK_INT(ss_journal_last_pos(j), 99);
+	append_range(j, 100, 100, 0, 100);
+	CHECK_INT(read_all(j, 0, 100, 100), 100);
+	ss_journal_free(j);
+	/* what recovery kept is now acknowledged too */
+	CHECK(truncate(path, 32 + 12 * 136) == 0);
+	expect_refused(dir, 88, "offset 1664");
+	/* but the cut may not reach below the committed end */
+	test_dir(dir, sizeof dir, "durable_torn2");
+	j = must_open(dir, SS_FSYNC_BATCH, 4096);
+	if (!j)
+		return;
+	append_range(j, 1, 90, 9, 100);
+	end_save(dir, &saved);
+	append_range(j, 91, 100, 0, 100);
+	ss_journal_free(j);
+	end_restore(dir, &saved);
+	seg_file(path, sizeof path, dir, 88, ".seg");
+	CHECK(truncate(path, 32 + 2 * 136 + 9) == 0);
+	expect_refused(dir, 88, "offset 304");
+}
+
 static void test_second_writer(void)
 {
 	char dir[128], want[256];
@@ -1395,6 +1615,7 @@ int main(void)
 	UNIT_RUN(test_second_writer);
 	UNIT_RUN(test_identity);
 	UNIT_RUN(test_permissions);
+	UNIT_RUN(test_durable_truncation);
 	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return UNIT_DONE();
 }
