@@ -77,13 +77,15 @@ void ss_change_field_store(struct ss_change *c, struct ss_field *f, const char *
 		ss_buf_add(&c->store, data, len);
 }
 
+/* A NULL's data stays NULL, as decoded ones have it (and the store may have
+ * no allocation when every value is NULL). */
 void ss_change_finish(struct ss_change *c)
 {
 	for (int i = 0; i < c->nkey; i++)
-		if (c->key[i].in_store)
+		if (c->key[i].in_store && !c->key[i].is_null)
 			c->key[i].data = c->store.data + c->key[i].off;
 	for (int i = 0; i < c->nrow; i++)
-		if (c->row[i].in_store)
+		if (c->row[i].in_store && !c->row[i].is_null)
 			c->row[i].data = c->store.data + c->row[i].off;
 }
 
@@ -477,7 +479,9 @@ static int jstring(struct jp *j, struct ss_buf *out)
 	return ss_json_string(&j->p, j->end, out);
 }
 
-/* Skip any JSON value, leaving j->p after it. */
+/* Skip any JSON value, leaving j->p after it.  A separator or a closing
+ * bracket where a value should start, or a byte no value can hold (NUL),
+ * is malformed. */
 static int jskip(struct jp *j)
 {
 	int depth = 0;
@@ -490,7 +494,7 @@ static int jskip(struct jp *j)
 		if (ch == '"') {
 			j->p++;
 			while (j->p < j->end && *j->p != '"') {
-				if (*j->p == '\\')
+				if (*j->p == '\\' && j->end - j->p > 1)
 					j->p++;
 				j->p++;
 			}
@@ -501,14 +505,21 @@ static int jskip(struct jp *j)
 			depth++;
 			j->p++;
 		} else if (ch == '}' || ch == ']') {
+			if (depth == 0)
+				return -1;
 			depth--;
 			j->p++;
 		} else if (ch == ',' || ch == ':' || ch == ' ' || ch == '\n' || ch == '\t' ||
 			   ch == '\r') {
+			if (depth == 0)
+				return -1;
 			j->p++;
 		} else {
+			const char *start = j->p;
 			while (j->p < j->end && !strchr(",]} \n\t\r", *j->p))
 				j->p++;
+			if (j->p == start) /* NUL: strchr finds the terminator */
+				return -1;
 		}
 	} while (depth > 0);
 	return 0;
@@ -544,6 +555,8 @@ static int image_parse(struct ss_change *c, int as_key, const char *json, size_t
 		if (j.p >= j.end || *j.p++ != ':')
 			goto bad;
 		ws(&j);
+		if (j.p >= j.end)
+			goto bad;
 		const struct ss_image_col *col = NULL;
 		for (int i = 0; i < ncols; i++)
 			if (strcmp(cols[i].name, key.data) == 0) {
@@ -609,7 +622,9 @@ next:
 	rc = 0;
 	goto done;
 bad:
-	ss_err_set(err, "malformed row image near offset %zu: %.60s", (size_t)(j.p - json), json);
+	/* json is not NUL-terminated: print at most len bytes of it */
+	ss_err_set(err, "malformed row image near offset %zu: %.*s", (size_t)(j.p - json),
+		   (int)(len < 60 ? len : 60), json);
 done:
 	ss_buf_free(&key);
 	ss_buf_free(&raw);

@@ -455,6 +455,69 @@ static void test_image_text(void)
 /* Verbatim from PostgreSQL 15 (SET TimeZone = 'Europe/Amsterdam';
  * SELECT to_json(t) ...): before 1892 the zone's offset has seconds, and
  * to_json writes them.  The row must still be captured, in UTC. */
+/* Found by tests/fuzz/fuzz_image (corpus image/crash-*): a row image is
+ * (pointer, length), not a C string.  Every proper prefix of an image is
+ * malformed and must be refused with a message, reading nothing past its
+ * end (each is copied into a buffer of exactly its length, so ASan sees an
+ * overread, in the value or in the error message); a NUL byte where a value
+ * should be is malformed too, not an endless loop; a value that is only a
+ * separator or a closing bracket is not a value. */
+static void test_image_cut_short(void)
+{
+	const char *full =
+		"{\"id\":7,\"nul\":null,\"s\":\"a\\\"b\",\"j\":[1,{\"k\":\"}\"}],\"x\":2}";
+	const struct ss_image_col ic[] = {
+		{"id", SS_V_INT}, {"nul", SS_V_TEXT}, {"s", SS_V_TEXT}, {"j", SS_V_JSON}};
+	struct ss_change c;
+	struct ss_err err;
+	size_t n = strlen(full);
+
+	for (size_t len = 0; len < n; len++) {
+		char *img = malloc(len ? len : 1);
+		memcpy(img, full, len);
+		ss_change_init(&c);
+		memset(&err, 0, sizeof err);
+		if (ss_image_parse(&c, 0, img, len, ic, 4, &err) == 0) {
+			fprintf(stderr, "  prefix of %zu bytes accepted: %.*s\n", len, (int)len,
+				full);
+			unit_failed_checks++;
+		} else {
+			CHECK(err.msg[0] != '\0');
+		}
+		ss_change_release(&c);
+		free(img);
+	}
+	/* every value NULL: nothing in the change's store (UBSan: no offset
+	 * from a NULL store pointer), NULLs stay NULL */
+	ss_change_init(&c);
+	CHECK_INT(ss_image_parse(&c, 0, "{\"id\":null,\"s\":null}", 20, ic, 4, &err), 0);
+	ss_change_finish(&c);
+	CHECK_INT(c.nrow, 2);
+	if (c.nrow == 2)
+		CHECK(c.row[0].is_null && c.row[0].data == NULL && c.row[1].is_null);
+	ss_change_release(&c);
+	static const struct {
+		const char *img;
+		size_t len;
+	} bad[] = {
+		{"{\"x\":[1,\0]}", 11},    {"{\"x\":\0}", 7},  {"{\"id\":\0}", 8},
+		{"{\"x\":,\"id\":1}", 13}, {"{\"x\":]}", 7},   {"{\"id\":}", 7},
+		{"{\"j\":]}", 7},          {"{\"x\":\"\\", 7},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *img = malloc(bad[i].len);
+		memcpy(img, bad[i].img, bad[i].len);
+		ss_change_init(&c);
+		memset(&err, 0, sizeof err);
+		if (ss_image_parse(&c, 0, img, bad[i].len, ic, 4, &err) == 0) {
+			fprintf(stderr, "  malformed image %zu accepted\n", i);
+			unit_failed_checks++;
+		}
+		ss_change_release(&c);
+		free(img);
+	}
+}
+
 static void test_image_offset_with_seconds(void)
 {
 	const char *json = "{\"id\":1,\"b\":\"\\\\x00ff\",\"tz\":\"1850-01-01T00:00:00+00:19:32\","
@@ -590,6 +653,7 @@ int main(void)
 	UNIT_RUN(test_image_postgres_to_json);
 	UNIT_RUN(test_image_key_and_spacing);
 	UNIT_RUN(test_image_errors);
+	UNIT_RUN(test_image_cut_short);
 	UNIT_RUN(test_image_offset_with_seconds);
 	UNIT_RUN(test_image_text);
 	UNIT_RUN(test_value_normalize);
