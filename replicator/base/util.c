@@ -403,10 +403,17 @@ static void put_digits(char **p, unsigned v, int n)
 
 void ss_format_time(int64_t us, char *out, size_t outlen)
 {
-	int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-	int64_t frac = us - secs * 1000000;
-	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-	int64_t rem = secs - days * 86400, y;
+	/* floor division without negating or multiplying back: any int64_t */
+	int64_t secs = us / 1000000, frac = us % 1000000;
+	if (frac < 0) {
+		frac += 1000000;
+		secs--;
+	}
+	int64_t days = secs / 86400, rem = secs % 86400, y;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
 	unsigned m, d;
 
 	ss_civil_from_days(days, &y, &m, &d);
