@@ -50,7 +50,7 @@ DEB_BUILD := build-essential pkg-config libpq-dev libmariadb-dev unixodbc-dev \
              libevent-dev libinih-dev
 DEB_TEST  := postgresql postgresql-contrib mariadb-server mariadb-client \
              libsqliteodbc odbc-postgresql odbc-mariadb unixodbc sqlite3 \
-             clang-format procps curl
+             clang-format procps curl clang libclang-rt-14-dev
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 .PHONY: all deps test unit e2e asan ubsan demo bench torture install uninstall clean format format-check
@@ -124,6 +124,50 @@ bench: shadowsync
 torture: shadowsync
 	SEED=$(SEED) DURATION=$(or $(DURATION),300) bash tests/torture/torture.sh
 
+# ---- fuzzing (tests/fuzz/, owned by the fuzz package) --------------------------
+# One libFuzzer binary per tests/fuzz/fuzz_NAME.c, built with clang against
+# the foundation sources only (replicator/base/*.c: no server, no dialect),
+# with ASan (leak check included) and UBSan, every report fatal.
+#   make fuzz                       each target FUZZ_SECONDS (default 60) s
+#   make fuzz FUZZ_RUNS=1000000     each target that many executions
+#   make fuzz FUZZ_TARGETS="time"   only these (names without fuzz_)
+#   make fuzz-smoke                 FUZZ_SMOKE_SECONDS (5) s each (make test runs it)
+# Work corpora and crash files go to build-fuzz/; seeds and every input
+# that once failed are kept in tests/fuzz/corpus/NAME/ (see tests/fuzz/README.md).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?=
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 $(filter-out -Wno-format-truncation,$(WARN)) -Wno-format-nonliteral $(FUZZ_SAN) $(INC_BASE) \
+                $(shell pkg-config --cflags inih libevent 2>/dev/null)
+FUZZ_OBJ     := $(patsubst replicator/base/%.c,$(FUZZ_BUILD)/base/%.o,$(wildcard replicator/base/*.c))
+FUZZ_BIN     := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: fuzz fuzz-build fuzz-smoke
+
+$(FUZZ_BUILD)/base/%.o: replicator/base/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(FUZZ_OBJ) \
+	    $(shell pkg-config --libs inih libevent 2>/dev/null) -lpthread -lm
+
+fuzz-build: $(FUZZ_OBJ) $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) \
+	    sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_RUNS= FUZZ_FRESH=1 \
+	    sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+-include $(shell find $(FUZZ_BUILD) -name "*.d" 2>/dev/null)
+# ---- end of fuzzing ------------------------------------------------------------
+
 # The unit is installed with ExecStart and the configuration path made to
 # match BINDIR and SYSCONFDIR; the sysusers.d entry lets systemd-sysusers
 # create the service user.  The recipe is in etc/shadowsync.service.
@@ -145,13 +189,14 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/shadowsync.service $(DESTDIR)$(SYSUSERSDIR)/shadowsync.conf
 	rm -rf $(DESTDIR)$(DOCDIR)
 
-FORMAT_SRC = $(wildcard replicator/base/*.[ch] replicator/*.[ch] dialects/*.[ch] tools/*.[ch] tests/unit/*.[ch])
+FORMAT_SRC = $(wildcard replicator/base/*.[ch] replicator/*.[ch] dialects/*.[ch] tools/*.[ch] tests/unit/*.[ch] \
+                    tests/fuzz/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
-	rm -rf build build-asan build-ubsan shadowsync shadowsync-asan shadowsync-ubsan
+	rm -rf build build-asan build-ubsan build-fuzz shadowsync shadowsync-asan shadowsync-ubsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
