@@ -94,7 +94,7 @@ static int mkdir_p(const char *dir, struct ss_err *err)
  * an identity. */
 static int id_read(struct ss_journal *j, struct ss_err *err)
 {
-	char path[PATH_MAX], buf[64];
+	char path[PATH_MAX], buf[65]; /* NUL-terminated for strspn */
 	ssize_t n;
 	int fd;
 
@@ -106,12 +106,13 @@ static int id_read(struct ss_journal *j, struct ss_err *err)
 		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir, path, strerror(errno));
 		return -1;
 	}
-	n = ss_jn_pread(fd, buf, sizeof buf, 0);
+	n = ss_jn_pread(fd, buf, sizeof buf - 1, 0);
 	close(fd);
 	if (n < 0) {
 		ss_err_set(err, "journal %s: read %s: %s", j->dir, path, strerror(errno));
 		return -1;
 	}
+	buf[n] = '\0';
 	if (n == SS_JN_ID_HEX + 1 && buf[SS_JN_ID_HEX] == '\n')
 		n--;
 	if (n != SS_JN_ID_HEX || strspn(buf, "0123456789abcdef") < SS_JN_ID_HEX) {
