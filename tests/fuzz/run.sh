@@ -36,12 +36,13 @@ for t in "$@"; do
 	work=$B/corpus/$t
 	if [ "${FUZZ_FRESH:-0}" = 1 ]; then
 		work=$B/smoke/$t
+		log=$B/smoke/$t.log
 		rm -rf "$work"
 	fi
 	art=$B/artifacts/$t
 	log=$B/logs/$t.log
 	[ -x "$bin" ] || { echo "fuzz $t: $bin not built (make fuzz-build)"; status=1; continue; }
-	mkdir -p "$work" "$art" "$B/logs" "$seeds"
+	mkdir -p "$work" "$art" "$(dirname "$log")" "$seeds"
 	dict=
 	[ -f "tests/fuzz/$t.dict" ] && dict=-dict=tests/fuzz/$t.dict
 	# 1. regression: every committed input, once
