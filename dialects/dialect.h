@@ -98,6 +98,65 @@ struct ss_apply_batch {
 	int n;
 };
 
+/* A target's position row: the journal position applied, the epoch of the
+ * job lease it was written under, and the identity of the journal the
+ * position belongs to ("" in a row written before identities existed). */
+#define SS_JOURNAL_ID_MAX 64
+struct ss_position {
+	uint64_t pos;
+	uint64_t epoch;
+	char journal_id[SS_JOURNAL_ID_MAX];
+};
+
+/* The job lease row in a source (replicator/lease.c has the protocol). */
+struct ss_lease_row {
+	uint64_t epoch; /* bumped on every acquisition; 0: no row yet */
+	char owner[256];
+	char journal_id[SS_JOURNAL_ID_MAX];
+	char journal_dir[4096];
+};
+
+struct ss_lease_ops {
+	/* 1: the lock is held by the session (released when the connection
+	 * ends, e.g. the owner is killed); 0: a row with an expiry, which the
+	 * owner renews and a standby may take over once it has expired. */
+	int session;
+	/* Try to take the job's lease on this connection, without waiting.
+	 * Returns 1 taken: the epoch was bumped and committed, *prev holds the
+	 * row as the previous owner left it and *epoch the new epoch; 0 held by
+	 * another process; -1 error. */
+	int (*acquire)(struct ss_conn *c, const char *job, const char *owner, int64_t ttl_us,
+		       struct ss_lease_row *prev, uint64_t *epoch, struct ss_err *err);
+	/* Still ours?  Extends the expiry and records the owner's journal.
+	 * 1 yes, 0 lost (the epoch moved on), -1 error. */
+	int (*renew)(struct ss_conn *c, const char *job, const struct ss_lease_row *me,
+		     int64_t ttl_us, struct ss_err *err);
+	/* Give it up now (a standby need not wait for the expiry). */
+	int (*release)(struct ss_conn *c, const char *job, uint64_t epoch, struct ss_err *err);
+};
+/* dialects/lease.c: each engine's lease SQL, and MariaDB's position SQL (shared
+ * by its native and ODBC transports) */
+extern const struct ss_lease_ops ss_pg_lease_ops;
+extern const struct ss_lease_ops ss_mariadb_lease_ops;
+extern const struct ss_lease_ops ss_sqlite_lease_ops;
+struct ss_position_sql;
+extern const struct ss_position_sql ss_mariadb_position_sql;
+
+/* Shared by the dialects' position_get / position_set, through c->d->query
+ * with text parameters.  get: (job, target) -> pos, epoch, journal_id.
+ * set: (job, target, pos, epoch, journal_id) writing the row only when its
+ * epoch is not higher, returning a row when it wrote (RETURNING); or, where
+ * the engine has no conditional upsert, lock: (job, target) -> the stored
+ * epoch, locked for the transaction, and set an unconditional upsert. */
+struct ss_position_sql {
+	const char *get, *lock, *set;
+};
+int ss_db_position_get(struct ss_conn *c, const struct ss_position_sql *s, const char *job,
+		       const char *target, struct ss_position *p, struct ss_err *err) SS_MUST_CHECK;
+int ss_db_position_set(struct ss_conn *c, const struct ss_position_sql *s, const char *job,
+		       const char *target, const struct ss_position *p,
+		       struct ss_err *err) SS_MUST_CHECK;
+
 /* Timestamp-column capture (replicator/poller.c): what one poll reads. */
 struct ss_poll_spec {
 	const struct ss_tableinfo *t;
@@ -204,12 +263,15 @@ struct ss_dialect {
 	int (*apply_prepare)(struct ss_conn *c, struct ss_err *err);
 	int (*apply_upsert)(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err);
 	int (*apply_delete)(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err);
-	/* Applied journal position of (job, target); 0 when none recorded. */
-	int (*position_get)(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
-			    struct ss_err *err);
-	/* Record the position; called inside the apply transaction. */
-	int (*position_set)(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
-			    struct ss_err *err);
+	/* The position row of (job, target); all zero / "" when none. */
+	int (*position_get)(struct ss_conn *c, const char *job, const char *target,
+			    struct ss_position *p, struct ss_err *err);
+	/* Record p inside the caller's transaction, unless the row holds a
+	 * higher epoch (a newer owner of the job fenced this target).
+	 * Returns 1 written, 0 fenced (the caller rolls back and stops), -1
+	 * error. */
+	int (*position_set)(struct ss_conn *c, const char *job, const char *target,
+			    const struct ss_position *p, struct ss_err *err);
 	/* The SQL text used for an upsert / delete of nrows rows (for review and
 	 * tests; apply_* run exactly this). */
 	void (*upsert_sql)(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
@@ -219,6 +281,7 @@ struct ss_dialect {
 	/* Optional features; NULL where a dialect does not have them yet. */
 	const struct ss_check_ops *check; /* drift check (check_ops.h) */
 	const struct ss_poll_ops *poll;   /* timestamp-column capture */
+	const struct ss_lease_ops *lease; /* job lease on a capture source */
 };
 
 /* The dialect for a configured database (postgres, mariadb, odbc: for odbc

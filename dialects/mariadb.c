@@ -2253,37 +2253,16 @@ static int my_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 	return apply_rows(c, b, 1, err);
 }
 
-static int my_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
-			   struct ss_err *err)
+static int my_position_get(struct ss_conn *c, const char *job, const char *target,
+			   struct ss_position *p, struct ss_err *err)
 {
-	struct my_val v[2];
-	char *p = NULL;
-
-	val_text(&v[0], job, strlen(job));
-	val_text(&v[1], target, strlen(target));
-	if (my_query_typed(c,
-			   "SELECT pos FROM `shadowsync`.`applied_position`"
-			   " WHERE job = ? AND target = ?",
-			   v, 2, first_text_cb, &p, err) < 0)
-		return -1;
-	*pos = p ? strtoull(p, NULL, 10) : 0;
-	free(p);
-	return 0;
+	return ss_db_position_get(c, &ss_mariadb_position_sql, job, target, p, err);
 }
 
-static int my_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
-			   struct ss_err *err)
+static int my_position_set(struct ss_conn *c, const char *job, const char *target,
+			   const struct ss_position *p, struct ss_err *err)
 {
-	static const char sql[] =
-		"INSERT INTO `shadowsync`.`applied_position` (job, target, pos, updated_at)"
-		" VALUES (?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE"
-		" pos = VALUES(pos), updated_at = VALUES(updated_at)";
-	struct my_val v[3];
-
-	val_text(&v[0], job, strlen(job));
-	val_text(&v[1], target, strlen(target));
-	val_u64(&v[2], pos);
-	return my_exec_cached(c, sql, sizeof sql - 1, v, 3, err);
+	return ss_db_position_set(c, &ss_mariadb_position_sql, job, target, p, err);
 }
 
 const struct ss_dialect ss_dialect_mariadb = {
@@ -2317,4 +2296,5 @@ const struct ss_dialect ss_dialect_mariadb = {
 	.delete_sql = my_delete_sql,
 	.check = &ss_mariadb_check_ops,
 	.poll = &ss_mariadb_poll_ops,
+	.lease = &ss_mariadb_lease_ops,
 };

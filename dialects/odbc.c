@@ -999,29 +999,3 @@ int ss_odbc_list_tables_is(struct ss_conn *c, const char *schema_pat, const char
 	ss_buf_free(&sql);
 	return ss_table_list_finish(&s, r, schemas, names, n);
 }
-
-int ss_odbc_position_get(struct ss_conn *c, const char *get_sql, const char *job,
-			 const char *target, uint64_t *pos, struct ss_err *err)
-{
-	struct odbc_param p[2] = {odbc_text(job), odbc_text(target)};
-	char *v = NULL;
-
-	if (ss_odbc_value(c, get_sql, 2, p, &v, err) < 0)
-		return -1;
-	*pos = v ? strtoull(v, NULL, 10) : 0;
-	free(v);
-	return 0;
-}
-
-int ss_odbc_position_set(struct ss_conn *c, const char *set_sql, const char *job,
-			 const char *target, uint64_t pos, struct ss_err *err)
-{
-	char ps[24];
-	struct odbc_param p[3];
-
-	snprintf(ps, sizeof ps, "%llu", (unsigned long long)pos);
-	p[0] = odbc_text(job);
-	p[1] = odbc_text(target);
-	p[2] = odbc_text(ps);
-	return ss_odbc_run(c, set_sql, 3, p, NULL, NULL, err);
-}

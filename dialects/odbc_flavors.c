@@ -275,23 +275,29 @@ static int pq_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 	return ss_odbc_apply_delete(c, b, pq_delete_sql, err);
 }
 
-static int pq_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
-			   struct ss_err *err)
+/* The native dialect's statements, with ODBC's placeholders. */
+static const struct ss_position_sql pq_position_sql = {
+	"SELECT pos, epoch, journal_id FROM shadowsync.applied_position"
+	" WHERE job = ? AND target = ?",
+	NULL,
+	"INSERT INTO shadowsync.applied_position AS p"
+	" (job, target, pos, epoch, journal_id, updated_at)"
+	" VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT (job, target)"
+	" DO UPDATE SET pos = EXCLUDED.pos, epoch = EXCLUDED.epoch,"
+	" journal_id = EXCLUDED.journal_id, updated_at = EXCLUDED.updated_at"
+	" WHERE p.epoch <= EXCLUDED.epoch RETURNING p.epoch",
+};
+
+static int pq_position_get(struct ss_conn *c, const char *job, const char *target,
+			   struct ss_position *p, struct ss_err *err)
 {
-	return ss_odbc_position_get(
-		c, "SELECT pos FROM shadowsync.applied_position WHERE job = ? AND target = ?", job,
-		target, pos, err);
+	return ss_db_position_get(c, &pq_position_sql, job, target, p, err);
 }
 
-static int pq_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
-			   struct ss_err *err)
+static int pq_position_set(struct ss_conn *c, const char *job, const char *target,
+			   const struct ss_position *p, struct ss_err *err)
 {
-	return ss_odbc_position_set(
-		c,
-		"INSERT INTO shadowsync.applied_position (job, target, pos, updated_at)"
-		" VALUES (?, ?, ?, now()) ON CONFLICT (job, target)"
-		" DO UPDATE SET pos = EXCLUDED.pos, updated_at = EXCLUDED.updated_at",
-		job, target, pos, err);
+	return ss_db_position_set(c, &pq_position_sql, job, target, p, err);
 }
 
 const struct ss_dialect ss_dialect_odbc_postgres = {
@@ -579,23 +585,17 @@ static int my_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 	return ss_odbc_apply_delete(c, b, my_delete_sql, err);
 }
 
-static int my_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
-			   struct ss_err *err)
+/* the native dialect's statements (dialects/mariadb_lease.c) */
+static int my_position_get(struct ss_conn *c, const char *job, const char *target,
+			   struct ss_position *p, struct ss_err *err)
 {
-	return ss_odbc_position_get(
-		c, "SELECT pos FROM `shadowsync`.`applied_position` WHERE job = ? AND target = ?",
-		job, target, pos, err);
+	return ss_db_position_get(c, &ss_mariadb_position_sql, job, target, p, err);
 }
 
-static int my_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
-			   struct ss_err *err)
+static int my_position_set(struct ss_conn *c, const char *job, const char *target,
+			   const struct ss_position *p, struct ss_err *err)
 {
-	return ss_odbc_position_set(
-		c,
-		"INSERT INTO `shadowsync`.`applied_position` (job, target, pos, updated_at)"
-		" VALUES (?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE pos = VALUES(pos),"
-		" updated_at = VALUES(updated_at)",
-		job, target, pos, err);
+	return ss_db_position_set(c, &ss_mariadb_position_sql, job, target, p, err);
 }
 
 const struct ss_dialect ss_dialect_odbc_mariadb = {

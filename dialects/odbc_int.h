@@ -125,12 +125,6 @@ int ss_odbc_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, odbc
 			 struct ss_err *err);
 int ss_odbc_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, odbc_delete_fn sql,
 			 struct ss_err *err);
-/* The applied position through the flavour's SQL: get_sql selects pos for
- * parameters (job, target), set_sql upserts (job, target, pos). */
-int ss_odbc_position_get(struct ss_conn *c, const char *get_sql, const char *job,
-			 const char *target, uint64_t *pos, struct ss_err *err);
-int ss_odbc_position_set(struct ss_conn *c, const char *set_sql, const char *job,
-			 const char *target, uint64_t pos, struct ss_err *err);
 /* "VALUES (?, ?), (?, ?)" style placeholder groups. */
 void ss_odbc_placeholders(struct ss_buf *out, int nrows, int ncols);
 /* "k=v, k2=v2" description of a change's key, for messages. */

@@ -763,9 +763,32 @@ static int sq_capture_delete(struct ss_conn *c, const char *job, const uint64_t 
 
 static int sq_apply_prepare(struct ss_conn *c, struct ss_err *err)
 {
-	if (ss_odbc_run(c, "PRAGMA foreign_keys = OFF", 0, NULL, NULL, NULL, err) < 0)
+	static const char *const columns[] = {
+		"epoch",
+		"ALTER TABLE shadowsync_applied_position"
+		" ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",
+		"journal_id", "ALTER TABLE shadowsync_applied_position ADD COLUMN journal_id TEXT",
+		NULL};
+
+	if (ss_odbc_run(c, "PRAGMA foreign_keys = OFF", 0, NULL, NULL, NULL, err) < 0 ||
+	    ss_odbc_exec_script(c, ss_ddl_get("sqlite/position.sql"), err) < 0)
 		return -1;
-	return ss_odbc_exec_script(c, ss_ddl_get("sqlite/position.sql"), err);
+	/* a table made before epochs and journal identities: add them */
+	for (int i = 0; columns[i]; i += 2) {
+		struct odbc_param p = odbc_text(columns[i]);
+		char *v = NULL;
+		if (ss_odbc_value(
+			    c,
+			    "SELECT count(*) FROM pragma_table_info('shadowsync_applied_position')"
+			    " WHERE name = ?",
+			    1, &p, &v, err) < 0)
+			return -1;
+		int have = v && strcmp(v, "0") != 0;
+		free(v);
+		if (!have && ss_odbc_run(c, columns[i + 1], 0, NULL, NULL, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void sq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
@@ -884,24 +907,29 @@ static int sq_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 	return ss_odbc_apply_delete(c, b, sq_delete_sql, err);
 }
 
-static int sq_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
-			   struct ss_err *err)
+/* The epoch is compared in C: the ODBC driver gives no rows for RETURNING.
+ * The apply transaction (BEGIN IMMEDIATE) holds the database's write lock,
+ * so the row cannot change between the two statements. */
+static const struct ss_position_sql sq_position_sql = {
+	"SELECT pos, epoch, journal_id FROM shadowsync_applied_position"
+	" WHERE job = ? AND target = ?",
+	"SELECT epoch FROM shadowsync_applied_position WHERE job = ? AND target = ?",
+	"INSERT INTO shadowsync_applied_position (job, target, pos, epoch, journal_id, updated_at)"
+	" VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now'))"
+	" ON CONFLICT (job, target) DO UPDATE SET pos = excluded.pos, epoch = excluded.epoch,"
+	" journal_id = excluded.journal_id, updated_at = excluded.updated_at",
+};
+
+static int sq_position_get(struct ss_conn *c, const char *job, const char *target,
+			   struct ss_position *p, struct ss_err *err)
 {
-	return ss_odbc_position_get(
-		c, "SELECT pos FROM shadowsync_applied_position WHERE job = ? AND target = ?", job,
-		target, pos, err);
+	return ss_db_position_get(c, &sq_position_sql, job, target, p, err);
 }
 
-static int sq_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
-			   struct ss_err *err)
+static int sq_position_set(struct ss_conn *c, const char *job, const char *target,
+			   const struct ss_position *p, struct ss_err *err)
 {
-	return ss_odbc_position_set(
-		c,
-		"INSERT INTO shadowsync_applied_position (job, target, pos, updated_at)"
-		" VALUES (?, ?, ?, strftime('%Y-%m-%d %H:%M:%f', 'now'))"
-		" ON CONFLICT (job, target) DO UPDATE SET pos = excluded.pos,"
-		" updated_at = excluded.updated_at",
-		job, target, pos, err);
+	return ss_db_position_set(c, &sq_position_sql, job, target, p, err);
 }
 
 const struct ss_dialect ss_dialect_odbc_sqlite = {
@@ -931,6 +959,7 @@ const struct ss_dialect ss_dialect_odbc_sqlite = {
 	.apply_delete = sq_apply_delete,
 	.position_get = sq_position_get,
 	.position_set = sq_position_set,
+	.lease = &ss_sqlite_lease_ops,
 	.upsert_sql = sq_upsert_sql,
 	.delete_sql = sq_delete_sql,
 	.check = &ss_sqlite_check_ops,

@@ -1222,33 +1222,29 @@ static int pg_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 	return apply_json(c, b, 1, err);
 }
 
-static int pg_position_get(struct ss_conn *c, const char *job, const char *target, uint64_t *pos,
-			   struct ss_err *err)
-{
-	const char *params[2] = {job, target};
-	char *v;
+/* The position row (dialects/position.c); fenced by the epoch. */
+static const struct ss_position_sql pg_position_sql = {
+	"SELECT pos, epoch, journal_id FROM shadowsync.applied_position"
+	" WHERE job = $1 AND target = $2",
+	NULL,
+	"INSERT INTO shadowsync.applied_position AS p"
+	" (job, target, pos, epoch, journal_id, updated_at)"
+	" VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (job, target)"
+	" DO UPDATE SET pos = EXCLUDED.pos, epoch = EXCLUDED.epoch,"
+	" journal_id = EXCLUDED.journal_id, updated_at = EXCLUDED.updated_at"
+	" WHERE p.epoch <= EXCLUDED.epoch RETURNING p.epoch",
+};
 
-	if (ss_db_query_value(
-		    c, "SELECT pos FROM shadowsync.applied_position WHERE job = $1 AND target = $2",
-		    2, params, &v, err) < 0)
-		return -1;
-	*pos = v ? strtoull(v, NULL, 10) : 0;
-	free(v);
-	return 0;
+static int pg_position_get(struct ss_conn *c, const char *job, const char *target,
+			   struct ss_position *p, struct ss_err *err)
+{
+	return ss_db_position_get(c, &pg_position_sql, job, target, p, err);
 }
 
-static int pg_position_set(struct ss_conn *c, const char *job, const char *target, uint64_t pos,
-			   struct ss_err *err)
+static int pg_position_set(struct ss_conn *c, const char *job, const char *target,
+			   const struct ss_position *p, struct ss_err *err)
 {
-	char p[24];
-	const char *params[3] = {job, target, p};
-
-	snprintf(p, sizeof p, "%llu", (unsigned long long)pos);
-	return pg_exec(c,
-		       "INSERT INTO shadowsync.applied_position (job, target, pos, updated_at)"
-		       " VALUES ($1, $2, $3, now()) ON CONFLICT (job, target)"
-		       " DO UPDATE SET pos = EXCLUDED.pos, updated_at = EXCLUDED.updated_at",
-		       3, params, NULL, err);
+	return ss_db_position_set(c, &pg_position_sql, job, target, p, err);
 }
 
 const struct ss_dialect ss_dialect_postgres = {
@@ -1282,4 +1278,5 @@ const struct ss_dialect ss_dialect_postgres = {
 	.delete_sql = pg_delete_sql,
 	.poll = &ss_pg_poll_ops,
 	.check = &ss_postgres_check_ops,
+	.lease = &ss_pg_lease_ops,
 };

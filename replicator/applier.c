@@ -54,6 +54,9 @@ struct ss_applier {
 	struct dst_table **tables; /* each allocated alone: flush() keeps pointers */
 	int ntables;
 	struct pending pend;
+	uint64_t epoch;                     /* of the job lease we hold */
+	char journal_id[SS_JOURNAL_ID_MAX]; /* of a->journal */
+	struct ss_position stored;          /* the target's row when connected */
 	char ctx[256];
 };
 
@@ -69,6 +72,12 @@ struct ss_applier *ss_applier_new(const struct ss_jobconf *job, const struct ss_
 	ss_buf_init(&a->pend.payloads);
 	snprintf(a->ctx, sizeof a->ctx, "job %s target %s", job->name, target->name);
 	return a;
+}
+
+void ss_applier_set_owner(struct ss_applier *a, uint64_t epoch, const char *journal_id)
+{
+	a->epoch = epoch;
+	snprintf(a->journal_id, sizeof a->journal_id, "%s", journal_id);
 }
 
 const char *ss_applier_target(const struct ss_applier *a)
@@ -408,6 +417,18 @@ done:
 	return rc;
 }
 
+/* The target holds a higher epoch: a newer owner of the job fenced it. */
+static void fenced(struct ss_applier *a, uint64_t stored, struct ss_err *err)
+{
+	ss_err_set(err,
+		   "fenced: database %s holds lease epoch %llu of job %s, this process's lease "
+		   "is epoch %llu: another shadowsync process owns the job now; this applier "
+		   "stops without writing",
+		   a->target->name, (unsigned long long)stored, a->job->name,
+		   (unsigned long long)a->epoch);
+	err->transient = 0;
+}
+
 static int connect_target(struct ss_applier *a, struct ss_err *err)
 {
 	uint64_t pos;
@@ -416,15 +437,64 @@ static int connect_target(struct ss_applier *a, struct ss_err *err)
 	if (!a->conn)
 		return -1;
 	if (a->conn->d->apply_prepare(a->conn, err) < 0 ||
-	    a->conn->d->position_get(a->conn, a->job->name, a->target->name, &pos, err) < 0) {
+	    a->conn->d->position_get(a->conn, a->job->name, a->target->name, &a->stored, err) < 0) {
 		disconnect(a);
 		return -1;
 	}
+	if (a->stored.epoch > a->epoch) {
+		fenced(a, a->stored.epoch, err);
+		disconnect(a);
+		return -1;
+	}
+	pos = a->stored.pos;
 	pthread_mutex_lock(&a->mu);
 	a->stats.applied_pos = pos;
 	a->stats.position_known = 1;
 	pthread_mutex_unlock(&a->mu);
 	ss_log_info(a->ctx, "connected; applied position %llu", (unsigned long long)pos);
+	return 0;
+}
+
+/* Is the target's position one of this journal's?  A position row without
+ * an identity (written before identities existed) is adopted when this
+ * journal reaches it. */
+static int check_journal(struct ss_applier *a, struct ss_err *err)
+{
+	const struct ss_position *p = &a->stored;
+	uint64_t last = ss_journal_last_pos(a->journal);
+
+	err->transient = 0;
+	if (p->journal_id[0] && strcmp(p->journal_id, a->journal_id) != 0) {
+		ss_err_set(
+			err,
+			"database %s (target %s) has applied position %llu of journal %s, but "
+			"job %s's journal is %s: the journal was reset or replaced, and reading "
+			"this one from the target's position would skip or repeat changes.  "
+			"Stop shadowsync, re-sync the target's tables from the "
+			"source, then run `shadowsync journal -c FILE adopt --job %s --target %s`",
+			a->target->name, a->target->name, (unsigned long long)p->pos, p->journal_id,
+			a->job->name, a->journal_id, a->job->name, a->target->name);
+		return -1;
+	}
+	if (p->pos > last) {
+		/* the same journal (or a row without identity) but shorter:
+		 * records the target applied are gone */
+		ss_err_set(
+			err,
+			"database %s (target %s) has applied journal position %llu of job %s, "
+			"but journal %s ends at %llu: the journal was reset or replaced, or lost "
+			"records; stop "
+			"shadowsync, re-sync the target's tables from the source, then run "
+			"`shadowsync journal -c FILE adopt --job %s --target %s`",
+			a->target->name, a->target->name, (unsigned long long)p->pos, a->job->name,
+			a->journal_id, (unsigned long long)last, a->job->name, a->target->name);
+		return -1;
+	}
+	if (!p->journal_id[0] && p->pos > 0)
+		ss_log_warn(a->ctx,
+			    "position %llu has no journal identity (written by an older "
+			    "shadowsync): adopting journal %s",
+			    (unsigned long long)p->pos, a->journal_id);
 	return 0;
 }
 
@@ -437,20 +507,8 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 	const struct ss_dialect *d = a->conn->d;
 	int limit = (int)a->job->batch_rows;
 
-	/* A target can only have applied what the journal holds.  If it says
-	 * more, the journal was reset or replaced, and its new positions would
-	 * be skipped as "already applied": refuse instead of losing them. */
-	if (a->stats.applied_pos > ss_journal_last_pos(a->journal)) {
-		ss_err_set(
-			err,
-			"database %s has applied journal position %llu of job %s, but the journal "
-			"ends at %llu: the journal was reset or replaced; reload the target "
-			"(backfill) and delete its row in shadowsync.applied_position",
-			a->target->name, (unsigned long long)a->stats.applied_pos, a->job->name,
-			(unsigned long long)ss_journal_last_pos(a->journal));
-		err->transient = 0;
+	if (check_journal(a, err) < 0)
 		return -1;
-	}
 	r = ss_journal_reader_new(a->journal, a->stats.applied_pos, err);
 	if (!r) {
 		err->transient = 0;
@@ -499,8 +557,18 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 		}
 		if (flush(a, flushed, a->pend.n, 0, err) < 0)
 			goto reject;
-		if (d->position_set(a->conn, a->job->name, a->target->name, boundary, err) < 0)
+		struct ss_position np = {boundary, a->epoch, ""};
+		memcpy(np.journal_id, a->journal_id, sizeof np.journal_id);
+		int w = d->position_set(a->conn, a->job->name, a->target->name, &np, err);
+		if (w < 0)
 			goto fail;
+		if (w == 0) {
+			struct ss_position now;
+			if (d->position_get(a->conn, a->job->name, a->target->name, &now, err) < 0)
+				goto fail;
+			fenced(a, now.epoch, err);
+			goto fail;
+		}
 		ss_crashpoint("apply_before_commit");
 		if (d->commit(a->conn, err) < 0)
 			goto fail;

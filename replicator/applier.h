@@ -41,6 +41,11 @@ struct ss_applier_stats {
 
 struct ss_applier *ss_applier_new(const struct ss_jobconf *job, const struct ss_dbconf *target,
 				  struct ss_journal *journal);
+/* Before start: the job lease's epoch this process holds and the journal's
+ * identity, written with every position.  The applier refuses a target
+ * whose position belongs to another journal, and stops for good (fenced)
+ * when the target holds a higher epoch: another process owns the job. */
+void ss_applier_set_owner(struct ss_applier *a, uint64_t epoch, const char *journal_id);
 int ss_applier_start(struct ss_applier *a) SS_MUST_CHECK; /* spawns the thread */
 /* Ask the thread to stop after its current transaction, and join it. */
 void ss_applier_stop(struct ss_applier *a);

@@ -151,14 +151,23 @@ static void table_cols(const struct ss_jobconf *job, struct cap_table *t)
 
 int ss_capture_connect(struct ss_capture *cap, struct ss_err *err)
 {
-	struct ss_tableinfo *infos = NULL;
-	int n = 0;
+	struct ss_conn *c;
 
 	if (cap->conn)
 		return 0;
-	cap->conn = ss_db_connect(cap->job->source, err);
-	if (!cap->conn)
+	c = ss_db_connect(cap->job->source, err);
+	if (!c)
 		return -1;
+	return ss_capture_attach(cap, c, err);
+}
+
+int ss_capture_attach(struct ss_capture *cap, struct ss_conn *conn, struct ss_err *err)
+{
+	struct ss_tableinfo *infos = NULL;
+	int n = 0;
+
+	ss_capture_disconnect(cap);
+	cap->conn = conn;
 	if (ss_db_job_tables(cap->conn, cap->job, &infos, &n, err) < 0)
 		goto fail;
 	cap->tables = ss_xcalloc((size_t)n, sizeof *cap->tables);
@@ -182,6 +191,16 @@ int ss_capture_connect(struct ss_capture *cap, struct ss_err *err)
 fail:
 	ss_capture_disconnect(cap);
 	return -1;
+}
+
+int ss_capture_connected(const struct ss_capture *cap)
+{
+	return cap->conn != NULL;
+}
+
+struct ss_conn *ss_capture_conn(struct ss_capture *cap)
+{
+	return cap->conn;
 }
 
 int ss_capture_fd(const struct ss_capture *cap)

@@ -34,7 +34,17 @@ void ss_capture_free(struct ss_capture *cap);
 /* Connect (if not connected), introspect the job's tables and start
  * listening.  Returns 0, or -1 with err (err->transient: try again later). */
 int ss_capture_connect(struct ss_capture *cap, struct ss_err *err) SS_MUST_CHECK;
+/* The same with a connection made by the caller (the job lease is held on
+ * it): the capture owns conn from now on, and frees it on failure too. */
+int ss_capture_attach(struct ss_capture *cap, struct ss_conn *conn,
+		      struct ss_err *err) SS_MUST_CHECK;
 void ss_capture_disconnect(struct ss_capture *cap);
+/* Is it connected?  (A dropped connection is not reconnected by
+ * ss_capture_poll when the caller checks this first.) */
+int ss_capture_connected(const struct ss_capture *cap);
+/* The connection (NULL when not connected), for the daemon's lease renewal
+ * between polls. */
+struct ss_conn *ss_capture_conn(struct ss_capture *cap);
 /* The fd to watch for wake-ups (-1: none, poll on the interval only). */
 int ss_capture_fd(const struct ss_capture *cap);
 /* Consume wake-ups after the fd became readable. */

@@ -109,8 +109,10 @@ static void wait_catch_up(struct ss_check_pair *x, const struct ss_config *cfg,
 		ss_journal_free(j);
 	}
 	for (;;) {
-		if (x->t.c->d->position_get(x->t.c, job->name, x->res->target, &pos, &err) < 0)
+		struct ss_position p;
+		if (x->t.c->d->position_get(x->t.c, job->name, x->res->target, &p, &err) < 0)
 			return; /* no applier state on this target */
+		pos = p.pos;
 		if (pos >= jpos)
 			return;
 		if (ss_mono_us() >= deadline) {

@@ -1,13 +1,23 @@
 /*
  * daemon.c -- the event loop of `shadowsync run`.
  *
- * Owns: per job a journal, a capture and one applier thread per target; a
- * libevent timer per capture (poll_interval, or a capped backoff after an
- * error) and an event on the capture's notification socket for immediate
- * wake-ups; SIGTERM/SIGINT; the retention timer; the HTTP /status and
- * /metrics endpoint.  Captures run on this thread between events, so a
+ * Owns: per job the lease state (standby or owner, replicator/lease.c), and
+ * while it owns the job a journal, a capture and one applier thread per
+ * target; a libevent timer per capture (poll_interval, or a capped backoff
+ * after an error) and an event on the capture's notification socket for
+ * immediate wake-ups; a lease timer per job (a standby's attempts, an
+ * owner's renewals); SIGTERM/SIGINT; the retention timer; the HTTP /status
+ * and /metrics endpoint.  Captures run on this thread between events, so a
  * signal never interrupts a journal append; appliers stop between target
  * transactions.
+ *
+ * Taking over a job: the lease is taken on a fresh source connection (its
+ * epoch bumped), the journal is chosen (the previous owner's, when its
+ * directory is reachable and still holds that journal, else our own), every
+ * target is fenced with the new epoch, then the appliers and the capture
+ * start, the capture on the connection that holds the lease.  Losing it
+ * (that connection dropped, or a renewal finds another epoch) stops the
+ * job's capture and appliers and makes the process a standby again.
  */
 #include "daemon.h"
 
@@ -23,8 +33,13 @@
 #include "applier.h"
 #include "capture.h"
 #include "journal.h"
+#include "journal_id.h"
+#include "lease.h"
 #include "log.h"
 #include "util.h"
+
+/* How often a standby tries to take the lease. */
+#define SS_STANDBY_EVERY_US 1000000
 
 struct job_rt {
 	struct ss_daemon *dm;
@@ -43,6 +58,14 @@ struct job_rt {
 	int64_t *app_err_mono;  /* --once: the same per target */
 	char last_error[512];
 	char ctx[128];
+	/* the job lease */
+	struct ss_lease *lease;
+	struct event *lease_timer;
+	int owner;        /* holds the lease: journal, capture, appliers exist */
+	int standby_said; /* "standby" logged for this wait */
+	char lease_error[512];
+	char journal_dir[4096];
+	char journal_id[SS_JOURNAL_ID_LEN + 1];
 };
 
 struct ss_daemon {
@@ -119,16 +142,23 @@ static void wake(struct job_rt *j)
 		schedule(j, wait);
 }
 
+static void demote(struct job_rt *j, const char *why);
+
 static void do_poll(struct job_rt *j)
 {
 	struct ss_err err;
 	int full = 1, n = 0, rounds = 0, woken = 0;
 
-	if (j->capture_done)
+	if (!j->owner || j->capture_done)
 		return;
+	/* the lease lives on the capture's session: never reconnect without it */
+	if (!ss_capture_connected(j->cap)) {
+		demote(j, "the source connection that held the job lease was lost");
+		return;
+	}
 	while (full && rounds++ < 50) {
 		n = ss_capture_poll(j->cap, &full, &err);
-		if (n < 0)
+		if (n < 0 || !ss_capture_connected(j->cap))
 			break;
 	}
 	watch_fd(j);
@@ -194,6 +224,8 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (!j->owner)
+		return;
 	if (ss_capture_drain(j->cap, &err) < 0) {
 		ss_log_warn(j->ctx, "notification socket: %s", err.msg);
 		ss_capture_disconnect(j->cap);
@@ -223,6 +255,8 @@ static void on_retention(evutil_socket_t fd, short what, void *arg)
 		struct job_rt *j = &dm->jobs[i];
 		uint64_t min = UINT64_MAX;
 		struct ss_err err;
+		if (!j->owner)
+			continue;
 		for (int t = 0; t < j->napps; t++) {
 			struct ss_applier_stats st;
 			ss_applier_get_stats(j->apps[t], &st);
@@ -252,7 +286,7 @@ static void on_once_check(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (int i = 0; i < dm->njobs; i++) {
 		struct job_rt *j = &dm->jobs[i];
-		if (!j->capture_done)
+		if (!j->owner || !j->capture_done)
 			done = 0;
 		for (int t = 0; t < j->napps; t++) {
 			struct ss_applier_stats st;
@@ -286,6 +320,19 @@ static void on_once_check(evutil_socket_t fd, short what, void *arg)
 
 /* ---- status ------------------------------------------------------------- */
 
+/* A standby has no capture or journal: zeros. */
+static void cap_stats(struct job_rt *j, struct ss_capture_stats *cs)
+{
+	memset(cs, 0, sizeof *cs);
+	if (j->cap)
+		ss_capture_get_stats(j->cap, cs);
+}
+
+static uint64_t jlast(struct job_rt *j)
+{
+	return j->journal ? ss_journal_last_pos(j->journal) : 0;
+}
+
 static const char *state_name(int s)
 {
 	static const char *const names[] = {"starting", "running", "retrying", "failed", "stopped"};
@@ -300,11 +347,16 @@ static void status_json(struct ss_daemon *dm, struct ss_buf *out)
 	for (int i = 0; i < dm->njobs; i++) {
 		struct job_rt *j = &dm->jobs[i];
 		struct ss_capture_stats cs;
-		ss_capture_get_stats(j->cap, &cs);
+		cap_stats(j, &cs);
 		ss_buf_addf(out, "%s{\"job\":", i ? "," : "");
 		ss_buf_add_json_str(out, j->job->name, strlen(j->job->name));
 		ss_buf_addf(out, ",\"source\":");
 		ss_buf_add_json_str(out, j->job->source->name, strlen(j->job->source->name));
+		ss_buf_addf(out, ",\"lease\":{\"role\":\"%s\",\"epoch\":%llu,\"journal_id\":",
+			    j->owner ? "owner" : "standby",
+			    (unsigned long long)(j->owner ? ss_lease_epoch(j->lease) : 0));
+		ss_buf_add_json_str(out, j->journal_id, strlen(j->journal_id));
+		ss_buf_addc(out, '}');
 		ss_buf_addf(
 			out,
 			",\"capture\":{\"connected\":%s,\"changes\":%llu,\"polls\":%llu,\"error\":",
@@ -314,14 +366,14 @@ static void status_json(struct ss_daemon *dm, struct ss_buf *out)
 		ss_buf_addf(out,
 			    "},\"journal\":{\"first_pos\":%llu,\"last_pos\":%llu,\"bytes\":%llu},"
 			    "\"targets\":[",
-			    (unsigned long long)ss_journal_first_pos(j->journal),
-			    (unsigned long long)ss_journal_last_pos(j->journal),
-			    (unsigned long long)ss_journal_bytes(j->journal));
+			    (unsigned long long)(j->journal ? ss_journal_first_pos(j->journal) : 0),
+			    (unsigned long long)jlast(j),
+			    (unsigned long long)(j->journal ? ss_journal_bytes(j->journal) : 0));
 		for (int t = 0; t < j->napps; t++) {
 			struct ss_applier_stats st;
 			const char *name = ss_applier_target(j->apps[t]);
 			ss_applier_get_stats(j->apps[t], &st);
-			uint64_t last = ss_journal_last_pos(j->journal);
+			uint64_t last = jlast(j);
 			ss_buf_addf(out, "%s{\"target\":", t ? "," : "");
 			ss_buf_add_json_str(out, name, strlen(name));
 			ss_buf_addf(
@@ -348,7 +400,7 @@ static void metrics_text(struct ss_daemon *dm, struct ss_buf *out)
 		    "# TYPE shadowsync_captured_changes_total counter\n");
 	for (int i = 0; i < dm->njobs; i++) {
 		struct ss_capture_stats cs;
-		ss_capture_get_stats(dm->jobs[i].cap, &cs);
+		cap_stats(&dm->jobs[i], &cs);
 		ss_buf_addf(out, "shadowsync_captured_changes_total{job=\"%s\"} %llu\n",
 			    dm->jobs[i].job->name, (unsigned long long)cs.changes);
 	}
@@ -356,14 +408,15 @@ static void metrics_text(struct ss_daemon *dm, struct ss_buf *out)
 			 "# TYPE shadowsync_journal_position gauge\n");
 	for (int i = 0; i < dm->njobs; i++)
 		ss_buf_addf(out, "shadowsync_journal_position{job=\"%s\"} %llu\n",
-			    dm->jobs[i].job->name,
-			    (unsigned long long)ss_journal_last_pos(dm->jobs[i].journal));
+			    dm->jobs[i].job->name, (unsigned long long)jlast(&dm->jobs[i]));
 	ss_buf_adds(out, "# HELP shadowsync_journal_bytes Size of the journal on disk.\n"
 			 "# TYPE shadowsync_journal_bytes gauge\n");
 	for (int i = 0; i < dm->njobs; i++)
 		ss_buf_addf(out, "shadowsync_journal_bytes{job=\"%s\"} %llu\n",
 			    dm->jobs[i].job->name,
-			    (unsigned long long)ss_journal_bytes(dm->jobs[i].journal));
+			    (unsigned long long)(dm->jobs[i].journal ?
+							 ss_journal_bytes(dm->jobs[i].journal) :
+							 0));
 	ss_buf_adds(out,
 		    "# HELP shadowsync_applied_position Journal position committed on the target.\n"
 		    "# TYPE shadowsync_applied_position gauge\n"
@@ -442,43 +495,18 @@ static int start_http(struct ss_daemon *dm)
 	return 0;
 }
 
-/* ---- setup and teardown ------------------------------------------------- */
+/* ---- the job lease --------------------------------------------------------- */
 
-static int setup_job(struct ss_daemon *dm, struct job_rt *j, struct ss_jobconf *job)
+static void lease_after(struct job_rt *j, int64_t us)
 {
-	char dir[4096];
-	struct ss_err err;
+	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
 
-	j->dm = dm;
-	j->job = job;
-	j->fd = -1;
-	snprintf(j->ctx, sizeof j->ctx, "job %s", job->name);
-	ss_config_journal_dir(dm->cfg, job->name, dir, sizeof dir);
-	j->journal = ss_journal_open(dir, (enum ss_fsync_mode)dm->cfg->fsync,
-				     dm->cfg->journal_segment_size, &err);
-	if (!j->journal) {
-		ss_log_error(j->ctx, "%s", err.msg);
-		return -1;
-	}
-	if (*ss_journal_recovery_note(j->journal))
-		ss_log_warn(j->ctx, "journal recovery: %s", ss_journal_recovery_note(j->journal));
-	j->cap = ss_capture_new(job, j->journal, dir);
-	j->timer = evtimer_new(dm->base, on_timer, j);
-	j->apps = ss_xcalloc((size_t)job->ntargets, sizeof *j->apps);
-	j->app_err_mono = ss_xcalloc((size_t)job->ntargets, sizeof *j->app_err_mono);
-	for (int t = 0; t < job->ntargets; t++) {
-		j->apps[t] = ss_applier_new(job, job->targets[t], j->journal);
-		if (ss_applier_start(j->apps[t]) < 0) {
-			ss_log_error(j->ctx, "cannot start applier thread");
-			return -1;
-		}
-		j->napps++;
-	}
-	schedule(j, 0);
-	return 0;
+	evtimer_add(j->lease_timer, &tv);
 }
 
-static void teardown_job(struct job_rt *j)
+/* Stop what owning the job started: appliers first (they stop between
+ * target transactions), then the lease, the capture and the journal. */
+static void stop_owning(struct job_rt *j, int release)
 {
 	for (int t = 0; t < j->napps; t++)
 		ss_applier_stop(j->apps[t]);
@@ -486,12 +514,251 @@ static void teardown_job(struct job_rt *j)
 		ss_applier_free(j->apps[t]);
 	free(j->apps);
 	free(j->app_err_mono);
+	j->apps = NULL;
+	j->app_err_mono = NULL;
+	j->napps = 0;
 	if (j->fdev)
 		event_free(j->fdev);
+	j->fdev = NULL;
+	j->fd = -1;
+	if (j->timer)
+		evtimer_del(j->timer);
+	if (release && j->cap && ss_capture_connected(j->cap))
+		ss_lease_release(j->lease, ss_capture_conn(j->cap));
+	ss_capture_free(j->cap);
+	j->cap = NULL;
+	ss_journal_free(j->journal);
+	j->journal = NULL;
+	j->owner = 0;
+	j->capture_done = 0;
+	j->backoff_us = 0;
+	j->last_error[0] = '\0';
+}
+
+static void demote(struct job_rt *j, const char *why)
+{
+	ss_log_warn(j->ctx, "lost the job lease (%s): stopping its capture and appliers, standby",
+		    why);
+	stop_owning(j, 0);
+	j->standby_said = 0;
+	if (j->dm->once) {
+		ss_log_error(j->ctx, "--once: the job lease was lost");
+		j->dm->exit_code = 1;
+		event_base_loopbreak(j->dm->base);
+		return;
+	}
+	lease_after(j, SS_STANDBY_EVERY_US);
+}
+
+/* Open the journal the job continues: the previous owner's when its
+ * directory is reachable from here and still holds that journal (shared
+ * storage, or the same host), else ours.  Targets fed from the previous
+ * owner's journal can then go on; fed from another, they refuse it. */
+static struct ss_journal *open_journal(struct job_rt *j, struct ss_err *err)
+{
+	const struct ss_lease_row *prev = ss_lease_row(j->lease);
+	struct ss_config *cfg = j->dm->cfg;
+	struct ss_journal *jr = NULL;
+	char own[4096], real[4096], id[SS_JOURNAL_ID_LEN + 1];
+	struct ss_err e2;
+
+	ss_config_journal_dir(cfg, j->job->name, own, sizeof own);
+	if (prev->journal_dir[0] && prev->journal_id[0] &&
+	    (!realpath(own, real) || strcmp(real, prev->journal_dir) != 0) &&
+	    ss_journal_dir_id(prev->journal_dir, 0, id, &e2) == 0 &&
+	    strcmp(id, prev->journal_id) == 0) {
+		jr = ss_journal_open(prev->journal_dir, (enum ss_fsync_mode)cfg->fsync,
+				     cfg->journal_segment_size, &e2);
+		if (jr) {
+			ss_log_info(j->ctx, "continuing the previous owner's journal %s (%s)",
+				    prev->journal_dir, prev->journal_id);
+			snprintf(own, sizeof own, "%s", prev->journal_dir);
+		} else {
+			ss_log_warn(j->ctx, "the previous owner's journal %s: %s; using %s",
+				    prev->journal_dir, e2.msg, own);
+		}
+	}
+	if (!jr)
+		jr = ss_journal_open(own, (enum ss_fsync_mode)cfg->fsync, cfg->journal_segment_size,
+				     err);
+	if (!jr)
+		return NULL;
+	if (ss_journal_dir_id(own, 1, j->journal_id, err) < 0) {
+		ss_journal_free(jr);
+		return NULL;
+	}
+	if (!realpath(own, j->journal_dir))
+		snprintf(j->journal_dir, sizeof j->journal_dir, "%s", own);
+	if (*ss_journal_recovery_note(jr))
+		ss_log_warn(j->ctx, "journal recovery: %s", ss_journal_recovery_note(jr));
+	return jr;
+}
+
+/* The lease is ours on conn: journal, fence the targets, start. */
+static int take_over(struct job_rt *j, struct ss_conn *conn, struct ss_err *err)
+{
+	uint64_t epoch = ss_lease_epoch(j->lease);
+
+	j->journal = open_journal(j, err);
+	if (!j->journal) {
+		ss_db_disconnect(conn);
+		return -1;
+	}
+	if (ss_lease_renew(j->lease, conn, j->journal_id, j->journal_dir, err) != 1) {
+		if (err->msg[0] == '\0')
+			ss_err_set(err, "the lease moved on while it was being taken");
+		err->transient = 1;
+		ss_db_disconnect(conn);
+		goto fail;
+	}
+	/* Fence: from now on a target refuses the positions of any earlier
+	 * owner.  An unreachable target is fenced by its applier's first
+	 * commit, which carries the epoch too. */
+	for (int t = 0; t < j->job->ntargets; t++) {
+		struct ss_err fe;
+		int r = ss_lease_fence(j->job, j->job->targets[t], epoch, &fe);
+		if (r == 0) {
+			ss_err_set(err, "target %s holds a newer lease epoch than %llu",
+				   j->job->targets[t]->name, (unsigned long long)epoch);
+			err->transient = 1;
+			ss_db_disconnect(conn);
+			goto fail;
+		}
+		if (r < 0)
+			ss_log_warn(
+				j->ctx,
+				"cannot fence target %s now (%s); its applier fences it when it "
+				"connects",
+				j->job->targets[t]->name, fe.msg);
+	}
+	j->cap = ss_capture_new(j->job, j->journal, j->journal_dir);
+	if (ss_capture_attach(j->cap, conn, err) < 0)
+		goto fail;
+	j->owner = 1;
+	j->apps = ss_xcalloc((size_t)j->job->ntargets, sizeof *j->apps);
+	j->app_err_mono = ss_xcalloc((size_t)j->job->ntargets, sizeof *j->app_err_mono);
+	for (int t = 0; t < j->job->ntargets; t++) {
+		j->apps[t] = ss_applier_new(j->job, j->job->targets[t], j->journal);
+		ss_applier_set_owner(j->apps[t], epoch, j->journal_id);
+		if (ss_applier_start(j->apps[t]) < 0) {
+			ss_applier_free(j->apps[t]);
+			ss_err_set(err, "cannot start applier thread");
+			err->transient = 0;
+			goto fail;
+		}
+		j->napps++;
+	}
+	ss_log_info(j->ctx, "owner of the job (lease epoch %llu, journal %s)",
+		    (unsigned long long)epoch, j->journal_id);
+	schedule(j, 0);
+	return 0;
+fail:
+	stop_owning(j, 0);
+	return -1;
+}
+
+static void lease_tick(struct job_rt *j)
+{
+	struct ss_err err;
+	struct ss_conn *conn;
+	int r;
+
+	if (j->owner) {
+		if (!ss_capture_connected(j->cap)) {
+			demote(j, "the source connection that held the job lease was lost");
+			return;
+		}
+		r = ss_lease_renew(j->lease, ss_capture_conn(j->cap), j->journal_id, j->journal_dir,
+				   &err);
+		if (r <= 0) {
+			demote(j, r == 0 ? "another process took it over" : err.msg);
+			return;
+		}
+		/* notifications read by the renewal's query */
+		if (ss_capture_drain(j->cap, &err) > 0)
+			wake(j);
+		lease_after(j, ss_lease_renew_every_us(j->lease));
+		return;
+	}
+	ss_err_clear(&err);
+	r = ss_lease_try(j->lease, &conn, &err);
+	if (r == 1 && take_over(j, conn, &err) == 0) {
+		j->lease_error[0] = '\0';
+		j->once_err_mono = 0;
+		lease_after(j, ss_lease_renew_every_us(j->lease));
+		return;
+	}
+	if (r == 0) {
+		const struct ss_lease_row *row = ss_lease_row(j->lease);
+		if (j->dm->once) {
+			ss_log_error(
+				j->ctx,
+				"another shadowsync process owns the job (%s, lease epoch %llu): "
+				"run --once needs the job to itself; stop that process or run "
+				"without --once to wait as its standby",
+				row->owner, (unsigned long long)row->epoch);
+			j->dm->exit_code = 1;
+			event_base_loopbreak(j->dm->base);
+			return;
+		}
+		if (!j->standby_said)
+			ss_log_info(j->ctx,
+				    "standby: another shadowsync process owns the job (%s, lease "
+				    "epoch %llu); taking over when it stops (checking every %d ms)",
+				    row->owner, (unsigned long long)row->epoch,
+				    SS_STANDBY_EVERY_US / 1000);
+		j->standby_said = 1;
+		lease_after(j, SS_STANDBY_EVERY_US);
+		return;
+	}
+	if (!err.transient) {
+		ss_log_error(j->ctx, "%s", err.msg);
+		j->dm->exit_code = 2;
+		event_base_loopbreak(j->dm->base);
+		return;
+	}
+	if (j->dm->once && once_given_up(&j->once_err_mono, j->job->source)) {
+		ss_log_error(j->ctx, "--once: giving up on database %s: %s", j->job->source->name,
+			     err.msg);
+		j->dm->exit_code = 1;
+		event_base_loopbreak(j->dm->base);
+		return;
+	}
+	if (strcmp(err.msg, j->lease_error) != 0)
+		ss_log_warn(j->ctx, "taking the job lease: %s; retrying", err.msg);
+	snprintf(j->lease_error, sizeof j->lease_error, "%s", err.msg);
+	lease_after(j, SS_STANDBY_EVERY_US);
+}
+
+static void on_lease_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	lease_tick(arg);
+}
+
+/* ---- setup and teardown ------------------------------------------------- */
+
+static void setup_job(struct ss_daemon *dm, struct job_rt *j, struct ss_jobconf *job)
+{
+	j->dm = dm;
+	j->job = job;
+	j->fd = -1;
+	snprintf(j->ctx, sizeof j->ctx, "job %s", job->name);
+	j->lease = ss_lease_new(job);
+	j->timer = evtimer_new(dm->base, on_timer, j);
+	j->lease_timer = evtimer_new(dm->base, on_lease_timer, j);
+	lease_after(j, 0);
+}
+
+static void teardown_job(struct job_rt *j)
+{
+	stop_owning(j, 1);
 	if (j->timer)
 		event_free(j->timer);
-	ss_capture_free(j->cap);
-	ss_journal_free(j->journal);
+	if (j->lease_timer)
+		event_free(j->lease_timer);
+	ss_lease_free(j->lease);
 }
 
 int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
@@ -514,11 +781,7 @@ int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
 	for (int i = 0; i < cfg->njobs; i++) {
 		if (job && strcmp(cfg->jobs[i].name, job) != 0)
 			continue;
-		if (setup_job(&dm, &dm.jobs[dm.njobs], &cfg->jobs[i]) < 0) {
-			dm.njobs++;
-			dm.exit_code = 2;
-			goto out;
-		}
+		setup_job(&dm, &dm.jobs[dm.njobs], &cfg->jobs[i]);
 		dm.njobs++;
 	}
 	if (dm.njobs == 0) {

@@ -19,7 +19,11 @@ const struct ss_command ss_commands[] = {
 	 "usage: shadowsync run -c FILE [--once] [--job J]\n"
 	 "\n"
 	 "Capture changes from every job's source into the journal and apply them to\n"
-	 "every target, until SIGTERM or SIGINT.\n"
+	 "every target, until SIGTERM or SIGINT.  A job runs in one process at a time,\n"
+	 "the owner of its lease in the source database; started while another process\n"
+	 "owns it, run waits as a standby and takes over when the owner stops (within\n"
+	 "about 1 s of a killed owner, lease_timeout + 1 s of a vanished host); run\n"
+	 "--once exits 1 with an error instead.\n"
 	 "\n"
 	 "  -c, --config FILE   configuration file (INI)\n"
 	 "      --once          move everything captured so far to every target, then exit 0\n"
@@ -69,17 +73,25 @@ const struct ss_command ss_commands[] = {
 	 "      --min-age D        report only differences at least D old (default 5s)\n"
 	 "      --max-wait D       wait at most D for the appliers to catch up (default 60s)\n"
 	 "      --chunk-rows N     rows per chunk (default: adaptive, 10000 to 100000)\n"},
-	{"journal", ss_cmd_journal, "read the local journal",
+	{"journal", ss_cmd_journal, "read the local journal; adopt a new one for a target",
 	 "usage: shadowsync journal -c FILE dump [--job J] [--from TIME] [--to TIME]\n"
+	 "       shadowsync journal -c FILE adopt --job J --target X\n"
 	 "\n"
-	 "Print journal records as JSON lines (one object per change: pos, time,\n"
+	 "dump: print journal records as JSON lines (one object per change: pos, time,\n"
 	 "txid, table, op, key, row; binary values as {\"$hex\": ...}).\n"
 	 "TIME is ISO 8601, e.g. 2026-11-21T10:00:00Z or 2026-11-21 12:00:00+02:00.\n"
 	 "\n"
+	 "adopt: make target X follow job J's journal from its current end.  For a\n"
+	 "target whose position belongs to another journal (the journal directory was\n"
+	 "lost or replaced): stop shadowsync, re-sync the target's tables from the\n"
+	 "source, run adopt, start shadowsync.  Changes journaled before now are\n"
+	 "taken to be in the re-synced target; everything captured later is applied.\n"
+	 "\n"
 	 "  -c, --config FILE   configuration file\n"
 	 "      --job J         only job J (default: every job)\n"
-	 "      --from TIME     first record at or after TIME\n"
-	 "      --to TIME       stop before records after TIME\n"},
+	 "      --target X      adopt: the target database\n"
+	 "      --from TIME     dump: first record at or after TIME\n"
+	 "      --to TIME       dump: stop before records after TIME\n"},
 	{"demo", ss_cmd_demo, "the main job on the embedded default: SQLite files, no server",
 	 "usage: shadowsync demo [--dir DIR]\n"
 	 "\n"

@@ -2,7 +2,9 @@
  * journal.c -- `shadowsync journal dump`: print journal records as JSON
  * lines, optionally from / to a time (found through the journal's time
  * index).  Reads the journal without locking, so it works beside a running
- * daemon.
+ * daemon.  `shadowsync journal adopt`: after a target was re-synced, record
+ * that it follows the job's journal from its current end (the way forward
+ * when a target's position belongs to another journal).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -11,7 +13,9 @@
 
 #include "change.h"
 #include "daemon.h"
+#include "dialect.h"
 #include "journal.h"
+#include "journal_id.h"
 #include "tools.h"
 
 static int dump_job(const struct ss_config *cfg, const struct ss_jobconf *job, int have_from,
@@ -80,16 +84,73 @@ static int dump_job(const struct ss_config *cfg, const struct ss_jobconf *job, i
 	return rc;
 }
 
+/* The target now follows this journal from its end: it holds (re-synced)
+ * everything journaled so far.  The journal is opened for writing, so this
+ * fails while a daemon runs the job. */
+static int adopt(const struct ss_config *cfg, const struct ss_jobconf *job, const char *target)
+{
+	char dir[4096], id[SS_JOURNAL_ID_LEN + 1];
+	struct ss_err err, e2;
+	struct ss_journal *j;
+	const struct ss_dbconf *db = NULL;
+	struct ss_conn *c = NULL;
+	struct ss_position old, now;
+	int rc = 2, w;
+
+	for (int i = 0; i < job->ntargets; i++)
+		if (strcmp(job->targets[i]->name, target) == 0)
+			db = job->targets[i];
+	if (!db) {
+		ss_tool_error("journal", "adopt: job %s has no target \"%s\"", job->name, target);
+		return 2;
+	}
+	ss_config_journal_dir(cfg, job->name, dir, sizeof dir);
+	j = ss_journal_open(dir, (enum ss_fsync_mode)cfg->fsync, cfg->journal_segment_size, &err);
+	if (!j) {
+		ss_tool_error("journal", "adopt: job %s: %s (stop shadowsync first)", job->name,
+			      err.msg);
+		return 2;
+	}
+	if (ss_journal_dir_id(dir, 1, id, &err) < 0)
+		goto out;
+	c = ss_db_connect(db, &err);
+	if (!c || c->d->apply_prepare(c, &err) < 0 || c->d->begin(c, &err) < 0 ||
+	    c->d->position_get(c, job->name, db->name, &old, &err) < 0)
+		goto out;
+	now = old;
+	now.pos = ss_journal_last_pos(j);
+	snprintf(now.journal_id, sizeof now.journal_id, "%s", id);
+	w = c->d->position_set(c, job->name, db->name, &now, &err);
+	if (w < 0 || (w == 1 && c->d->commit(c, &err) < 0))
+		goto out;
+	if (w == 0) {
+		ss_err_set(&err, "the position row changed under us (a daemon runs the job?)");
+		goto out;
+	}
+	printf("job %s target %s: follows journal %s (%s) from position %llu; it was at position "
+	       "%llu of journal %s\n",
+	       job->name, db->name, id, dir, (unsigned long long)now.pos,
+	       (unsigned long long)old.pos, old.journal_id[0] ? old.journal_id : "(none)");
+	rc = 0;
+out:
+	if (rc != 0) {
+		ss_tool_error("journal", "adopt: job %s target %s: %s", job->name, target, err.msg);
+		if (c)
+			(void)c->d->rollback(c, &e2);
+	}
+	ss_db_disconnect(c);
+	ss_journal_free(j);
+	return rc;
+}
+
 int ss_cmd_journal(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"job", required_argument, NULL, 'j'},
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'}, {"job", required_argument, NULL, 'j'},
+		{"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
+		{"target", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0},
 	};
-	const char *path = NULL, *job = NULL;
+	const char *path = NULL, *job = NULL, *target = NULL;
 	int64_t from = 0, to = 0;
 	int have_from = 0, have_to = 0, o, rc = 0, n;
 	struct ss_jobconf **jobs;
@@ -99,6 +160,7 @@ int ss_cmd_journal(int argc, char **argv)
 		switch (o) {
 		case 'c': path = optarg; break;
 		case 'j': job = optarg; break;
+		case 'T': target = optarg; break;
 		case 'f':
 			if (ss_parse_time(optarg, &from) < 0) {
 				ss_tool_error("journal",
@@ -122,9 +184,15 @@ int ss_cmd_journal(int argc, char **argv)
 		default: ss_tool_usage("journal", stderr); return 2;
 		}
 	}
-	if (optind >= argc || strcmp(argv[optind], "dump") != 0 || optind + 1 < argc) {
-		ss_tool_error("journal",
-			      "expected the action \"dump\" (shadowsync journal -c FILE dump)");
+	int is_adopt = optind < argc && strcmp(argv[optind], "adopt") == 0;
+	if (optind >= argc || (!is_adopt && strcmp(argv[optind], "dump") != 0) ||
+	    optind + 1 < argc) {
+		ss_tool_error("journal", "expected the action \"dump\" or \"adopt\" (shadowsync "
+					 "journal -c FILE dump)");
+		return 2;
+	}
+	if (is_adopt && (!job || !target)) {
+		ss_tool_error("journal", "adopt needs --job J and --target X");
 		return 2;
 	}
 	struct ss_config *cfg = ss_tool_config("journal", path);
@@ -135,7 +203,8 @@ int ss_cmd_journal(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < n && rc == 0; i++)
-		rc = dump_job(cfg, jobs[i], have_from, from, have_to, to);
+		rc = is_adopt ? adopt(cfg, jobs[i], target) :
+				dump_job(cfg, jobs[i], have_from, from, have_to, to);
 	free(jobs);
 	ss_config_free(cfg);
 	return rc;

@@ -87,6 +87,8 @@ static const struct key keys[] = {
 	 "changes per capture read and per target commit (a source transaction is never split)"},
 	{SEC_JOB, "max_backoff", T_DUR, JOB(max_backoff_us), 0, NULL, "30s", 0,
 	 "longest wait between retries of a target or source that is down"},
+	{SEC_JOB, "lease_timeout", T_DUR, JOB(lease_timeout_us), 0, NULL, "30s", 0,
+	 "how long the job lease outlives an owner that went silent (host or network gone)"},
 
 	{SEC_TABLE, "capture", T_ENUM, TS(capture), 0, capture_vals, "trigger", 0,
 	 "trigger: shadow rows written by triggers; timestamp: poll a timestamp column"},

@@ -70,6 +70,7 @@ struct ss_jobconf {
 	int64_t poll_interval_us;
 	int64_t batch_rows;
 	int64_t max_backoff_us;
+	int64_t lease_timeout_us;
 	struct ss_table_settings defaults; /* job-level values of overridable keys */
 	struct ss_tableconf *tableconfs;
 	int ntableconfs;

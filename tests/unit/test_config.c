@@ -457,6 +457,7 @@ static const struct {
 	{"poll_interval", "200ms"},
 	{"batch_rows", "5000"},
 	{"max_backoff", "30s"},
+	{"lease_timeout", "30s"},
 	{"capture", "trigger"},
 	{"timestamp_column", ""},
 	{"lookback", "5s"},
@@ -519,6 +520,7 @@ static void test_defaults_applied(void)
 	CHECK_INT(j->poll_interval_us, 200 * MS);
 	CHECK_INT(j->batch_rows, 5000);
 	CHECK_INT(j->max_backoff_us, 30 * SEC);
+	CHECK_INT(j->lease_timeout_us, 30 * SEC);
 	CHECK_INT(j->defaults.capture, SS_CAPTURE_TRIGGER);
 	CHECK_STR(j->defaults.timestamp_column, "");
 	CHECK_INT(j->defaults.lookback_us, 5 * SEC);
