@@ -29,11 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "applier.h"
 #include "capture.h"
 #include "journal.h"
-#include "journal_id.h"
 #include "lease.h"
 #include "log.h"
 #include "util.h"
@@ -65,7 +65,7 @@ struct job_rt {
 	int standby_said; /* "standby" logged for this wait */
 	char lease_error[512];
 	char journal_dir[4096];
-	char journal_id[SS_JOURNAL_ID_LEN + 1];
+	char journal_id[SS_JOURNAL_ID_MAX];
 };
 
 struct ss_daemon {
@@ -541,12 +541,8 @@ static void demote(struct job_rt *j, const char *why)
 		    why);
 	stop_owning(j, 0);
 	j->standby_said = 0;
-	if (j->dm->once) {
-		ss_log_error(j->ctx, "--once: the job lease was lost");
-		j->dm->exit_code = 1;
-		event_base_loopbreak(j->dm->base);
-		return;
-	}
+	/* --once too: it takes the lease again, or fails if another process
+	 * took it meanwhile */
 	lease_after(j, SS_STANDBY_EVERY_US);
 }
 
@@ -559,16 +555,21 @@ static struct ss_journal *open_journal(struct job_rt *j, struct ss_err *err)
 	const struct ss_lease_row *prev = ss_lease_row(j->lease);
 	struct ss_config *cfg = j->dm->cfg;
 	struct ss_journal *jr = NULL;
-	char own[4096], real[4096], id[SS_JOURNAL_ID_LEN + 1];
+	char own[4096], real[4096], idfile[4200];
 	struct ss_err e2;
 
 	ss_config_journal_dir(cfg, j->job->name, own, sizeof own);
+	snprintf(idfile, sizeof idfile, "%s/id", prev->journal_dir);
 	if (prev->journal_dir[0] && prev->journal_id[0] &&
 	    (!realpath(own, real) || strcmp(real, prev->journal_dir) != 0) &&
-	    ss_journal_dir_id(prev->journal_dir, 0, id, &e2) == 0 &&
-	    strcmp(id, prev->journal_id) == 0) {
+	    access(idfile, F_OK) == 0) {
 		jr = ss_journal_open(prev->journal_dir, (enum ss_fsync_mode)cfg->fsync,
 				     cfg->journal_segment_size, &e2);
+		if (jr && strcmp(ss_journal_id(jr), prev->journal_id) != 0) {
+			ss_err_set(&e2, "it holds journal %s now", ss_journal_id(jr));
+			ss_journal_free(jr);
+			jr = NULL;
+		}
 		if (jr) {
 			ss_log_info(j->ctx, "continuing the previous owner's journal %s (%s)",
 				    prev->journal_dir, prev->journal_id);
@@ -583,10 +584,7 @@ static struct ss_journal *open_journal(struct job_rt *j, struct ss_err *err)
 				     err);
 	if (!jr)
 		return NULL;
-	if (ss_journal_dir_id(own, 1, j->journal_id, err) < 0) {
-		ss_journal_free(jr);
-		return NULL;
-	}
+	snprintf(j->journal_id, sizeof j->journal_id, "%s", ss_journal_id(jr));
 	if (!realpath(own, j->journal_dir))
 		snprintf(j->journal_dir, sizeof j->journal_dir, "%s", own);
 	if (*ss_journal_recovery_note(jr))

@@ -15,7 +15,6 @@
 #include "daemon.h"
 #include "dialect.h"
 #include "journal.h"
-#include "journal_id.h"
 #include "tools.h"
 
 static int dump_job(const struct ss_config *cfg, const struct ss_jobconf *job, int have_from,
@@ -89,7 +88,8 @@ static int dump_job(const struct ss_config *cfg, const struct ss_jobconf *job, i
  * fails while a daemon runs the job. */
 static int adopt(const struct ss_config *cfg, const struct ss_jobconf *job, const char *target)
 {
-	char dir[4096], id[SS_JOURNAL_ID_LEN + 1];
+	char dir[4096];
+	const char *id;
 	struct ss_err err, e2;
 	struct ss_journal *j;
 	const struct ss_dbconf *db = NULL;
@@ -111,8 +111,7 @@ static int adopt(const struct ss_config *cfg, const struct ss_jobconf *job, cons
 			      err.msg);
 		return 2;
 	}
-	if (ss_journal_dir_id(dir, 1, id, &err) < 0)
-		goto out;
+	id = ss_journal_id(j);
 	c = ss_db_connect(db, &err);
 	if (!c || c->d->apply_prepare(c, &err) < 0 || c->d->begin(c, &err) < 0 ||
 	    c->d->position_get(c, job->name, db->name, &old, &err) < 0)
