@@ -61,8 +61,9 @@ struct job_rt {
 	/* the job lease */
 	struct ss_lease *lease;
 	struct event *lease_timer;
-	int owner;        /* holds the lease: journal, capture, appliers exist */
-	int standby_said; /* "standby" logged for this wait */
+	int owner;            /* holds the lease: journal, capture, appliers exist */
+	int64_t renewed_mono; /* the last renewal (or acquisition) */
+	int standby_said;     /* "standby" logged for this wait */
 	char lease_error[512];
 	char journal_dir[4096];
 	char journal_id[SS_JOURNAL_ID_MAX];
@@ -155,6 +156,18 @@ static void do_poll(struct job_rt *j)
 	if (!ss_capture_connected(j->cap)) {
 		demote(j, "the source connection that held the job lease was lost");
 		return;
+	}
+	/* An expiry lease must have time left for this poll: after a stall
+	 * (the timers late), renew before consuming anything. */
+	if (ss_lease_expires(j->lease, ss_capture_conn(j->cap)) &&
+	    ss_mono_us() - j->renewed_mono > ss_lease_renew_every_us(j->lease)) {
+		int r = ss_lease_renew(j->lease, ss_capture_conn(j->cap), j->journal_id,
+				       j->journal_dir, &err);
+		if (r <= 0) {
+			demote(j, r == 0 ? "another process took it over" : err.msg);
+			return;
+		}
+		j->renewed_mono = ss_mono_us();
 	}
 	while (full && rounds++ < 50) {
 		n = ss_capture_poll(j->cap, &full, &err);
@@ -602,6 +615,7 @@ static int take_over(struct job_rt *j, struct ss_conn *conn, struct ss_err *err)
 		ss_db_disconnect(conn);
 		return -1;
 	}
+	j->renewed_mono = ss_mono_us();
 	if (ss_lease_renew(j->lease, conn, j->journal_id, j->journal_dir, err) != 1) {
 		if (err->msg[0] == '\0')
 			ss_err_set(err, "the lease moved on while it was being taken");
@@ -672,6 +686,7 @@ static void lease_tick(struct job_rt *j)
 			demote(j, r == 0 ? "another process took it over" : err.msg);
 			return;
 		}
+		j->renewed_mono = ss_mono_us();
 		/* notifications read by the renewal's query */
 		if (ss_capture_drain(j->cap, &err) > 0)
 			wake(j);

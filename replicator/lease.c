@@ -113,7 +113,8 @@ void ss_lease_release(struct ss_lease *l, struct ss_conn *conn)
 
 	if (conn && conn->d->lease &&
 	    conn->d->lease->release(conn, l->job->name, l->epoch, &err) < 0)
-		ss_log_warn(l->job->name, "releasing the job lease: %s", err.msg);
+		ss_log_warn(l->job->source->name, "job %s: releasing the job lease: %s",
+			    l->job->name, err.msg);
 }
 
 int64_t ss_lease_renew_every_us(const struct ss_lease *l)
@@ -121,6 +122,12 @@ int64_t ss_lease_renew_every_us(const struct ss_lease *l)
 	int64_t us = l->job->lease_timeout_us / 3;
 
 	return us < 100000 ? 100000 : us;
+}
+
+int ss_lease_expires(const struct ss_lease *l, const struct ss_conn *conn)
+{
+	(void)l;
+	return conn && conn->d->lease && !conn->d->lease->session;
 }
 
 int ss_lease_fence(const struct ss_jobconf *job, const struct ss_dbconf *target, uint64_t epoch,

@@ -43,6 +43,9 @@ int ss_lease_renew(struct ss_lease *l, struct ss_conn *conn, const char *journal
 void ss_lease_release(struct ss_lease *l, struct ss_conn *conn);
 /* How often the owner renews. */
 int64_t ss_lease_renew_every_us(const struct ss_lease *l);
+/* An expiry lease (not a session's lock): it must be known fresh before
+ * the capture consumes shadow rows on conn. */
+int ss_lease_expires(const struct ss_lease *l, const struct ss_conn *conn);
 
 /* Fence one target: write epoch into its position row, keeping the
  * position and journal it holds.  1 done, 0 the target holds a higher
