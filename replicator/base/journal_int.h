@@ -4,9 +4,9 @@
  *
  * The journal is split by concern: journal.c (the object: opening, the
  * directory, its lock and identity, published state, waiting),
- * journal_segment.c (the on-disk format: framing, cursor, time index, crash
- * recovery), journal_write.c (the writer: append, commit, retention) and
- * journal_read.c (readers).  The structures below are the journal's state;
+ * journal_segment.c (the on-disk format: framing, cursor, time index),
+ * journal_recover.c (crash recovery and the committed end), journal_write.c
+ * (the writer: append, commit, retention) and journal_read.c (readers).  The structures below are the journal's state;
  * the mutex rules are stated on struct ss_journal.
  */
 #ifndef SS_JOURNAL_INT_H
@@ -182,7 +182,7 @@ static inline int64_t ss_jn_get_i64(const uint8_t *p)
 {
 	return (int64_t)ss_jn_get_u64(p);
 }
-/* ---- journal_segment.c: files, framing, cursor, index, recovery --------- */
+/* ---- journal_segment.c: files, framing, cursor, index -------------------- */
 
 /* DIR/<first, 20 digits><ext> */
 void ss_jn_path(const struct ss_journal *j, uint64_t first, const char *ext, char *out,
@@ -204,11 +204,6 @@ int ss_jn_write_file(struct ss_journal *j, const char *name, const void *data, s
 		     struct ss_err *err);
 void ss_jn_push_u64(uint64_t **v, size_t *n, size_t *cap, uint64_t x);
 void ss_jn_push_seg(struct ss_jn_seg **v, size_t *n, size_t *cap, const struct ss_jn_seg *s);
-
-/* The segments in the directory, sorted by first position.  clean (writer):
- * also remove leftover .seg.tmp files and index files without a segment. */
-int ss_jn_list_dir(struct ss_journal *j, int clean, uint64_t **out, size_t *nout,
-		   struct ss_err *err);
 
 void ss_jn_cur_init(struct ss_jn_cursor *c);
 void ss_jn_cur_close(struct ss_jn_cursor *c);
@@ -236,6 +231,13 @@ struct ss_jn_ient *ss_jn_idx_load(const struct ss_journal *j, uint64_t first, si
 				  uint64_t *file_size);
 /* Does the record at off carry pos and ts?  *len_out gets its length. */
 int ss_jn_rec_matches(int fd, uint64_t off, uint64_t pos, int64_t ts, uint32_t *len_out);
+
+/* ---- journal_recover.c -------------------------------------------------- */
+
+/* The segments in the directory, sorted by first position.  clean (writer):
+ * also remove leftover .seg.tmp files and index files without a segment. */
+int ss_jn_list_dir(struct ss_journal *j, int clean, uint64_t **out, size_t *nout,
+		   struct ss_err *err);
 /* An older segment, checked to end right before next_first.  -2: gone. */
 int ss_jn_seg_sealed(struct ss_journal *j, struct ss_jn_seg *s, uint64_t next_first,
 		     struct ss_err *err);
