@@ -139,6 +139,25 @@ void ss_journal_reader_free(struct ss_journal_reader *r);
 int ss_journal_retain(struct ss_journal *j, uint64_t min_applied_pos, int64_t cutoff_us,
 		      struct ss_err *err);
 
+/* What ss_journal_scan_segment() found in a segment image. */
+struct ss_journal_scan {
+	uint64_t first_pos;  /* from the header */
+	uint64_t records;    /* valid records, positions first_pos, first_pos + 1, ... */
+	uint64_t valid_end;  /* byte offset right after the last of them */
+	uint64_t torn_bytes; /* bytes after valid_end recovery would cut as a torn tail */
+};
+
+/* Check the image of one segment file (buf, len) as recovery checks the
+ * newest segment, touching no file: the header, then each record's framing,
+ * CRC and position.  0: a segment, whose last torn_bytes bytes would be cut
+ * as a torn tail (0 when whole); -1: not a segment, or damaged where valid
+ * records follow (err names the byte offset and what is wrong).  Whatever
+ * the bytes, it neither aborts nor reads outside buf: meant for fuzzing
+ * (tests/fuzz) and tools.  Recovery of a whole directory is
+ * ss_journal_open() / ss_journal_open_readonly(). */
+int ss_journal_scan_segment(const void *buf, size_t len, struct ss_journal_scan *out,
+			    struct ss_err *err);
+
 /* For tests: the clock append uses (default, and with NULL, ss_now_us).
  * Writer thread only. */
 void ss_journal_set_clock(struct ss_journal *j, int64_t (*now)(void));

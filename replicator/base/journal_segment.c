@@ -62,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -499,4 +500,63 @@ int ss_jn_rec_matches(int fd, uint64_t off, uint64_t pos, int64_t ts, uint32_t *
 	if (len_out)
 		*len_out = ss_jn_get_u32(h);
 	return ss_jn_get_u64(h + 12) == pos && ss_jn_get_i64(h + 20) == ts;
+}
+
+int ss_journal_scan_segment(const void *buf, size_t len, struct ss_journal_scan *out,
+			    struct ss_err *err)
+{
+	static const char name[] = "(segment image)";
+	struct ss_journal j;
+	struct ss_jn_cursor c;
+	struct ss_jrec rec;
+	uint8_t h[SS_JN_SEG_HDR];
+	uint64_t first, found;
+	ssize_t n;
+	int r, v, rc = -1;
+
+	memset(out, 0, sizeof *out);
+	memset(&j, 0, sizeof j);
+	j.dir = (char *)name;
+	ss_jn_cur_init(&c);
+	snprintf(c.path, sizeof c.path, "%s", name);
+	c.fd = memfd_create("shadowsync-segment", MFD_CLOEXEC);
+	if (c.fd < 0 || (len && ss_jn_pwrite(c.fd, buf, len, 0) < 0)) {
+		ss_err_set(err, "journal %s: memfd: %s", name, strerror(errno));
+		goto out;
+	}
+	n = ss_jn_pread(c.fd, h, sizeof h, 0);
+	first = n >= 24 ? ss_jn_get_u64(h + 16) : 0;
+	if (hdr_check(&j, c.path, h, n, first, &c.hdr_size, err) < 0)
+		goto out;
+	c.seg_first = first;
+	c.off = c.hdr_size;
+	c.next_pos = first;
+	out->first_pos = first;
+	while ((r = ss_jn_cur_next(&c, len, &rec, j.dir, err)) == SS_JN_CUR_REC)
+		out->records++;
+	out->valid_end = c.off < len ? c.off : len;
+	if (r == SS_JN_CUR_ERR)
+		goto out;
+	if (r == SS_JN_CUR_BAD && c.hard) {
+		ss_jn_bad_record(&j, &c, r, err);
+		goto out;
+	}
+	if (r != SS_JN_CUR_END) {
+		v = ss_jn_valid_after(&j, &c, c.off, len, &found, err);
+		if (v < 0)
+			goto out;
+		if (v > 0) {
+			ss_err_set(err,
+				   "journal %s: bad record at offset %" PRIu64
+				   ": %s, and valid records follow at offset %" PRIu64,
+				   name, c.off, r == SS_JN_CUR_SHORT ? "incomplete record" : c.why,
+				   found);
+			goto out;
+		}
+		out->torn_bytes = len - out->valid_end;
+	}
+	rc = 0;
+out:
+	ss_jn_cur_done(&c);
+	return rc;
 }
