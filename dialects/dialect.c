@@ -297,6 +297,26 @@ int ss_db_query_value(struct ss_conn *c, const char *sql, int nparams, const cha
 	return c->d->query(c, sql, nparams, params, lens, first_value_cb, out, err);
 }
 
+int ss_db_identity(struct ss_conn *c, char **out, struct ss_err *err)
+{
+	char path[64];
+	const char *engine = c->d->name, *sql;
+
+	*out = NULL;
+	/* an ODBC flavour ("odbc-postgres") reaches the same engine */
+	if (strncmp(engine, "odbc-", 5) == 0)
+		engine += 5;
+	snprintf(path, sizeof path, "%s/identity.sql", engine);
+	sql = ss_ddl_get(path);
+	if (!sql)
+		return 0;
+	if (ss_db_query_value(c, sql, 0, NULL, out, err) < 0) {
+		ss_err_prefix(err, "database %s: which database this is", c->db->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int has_table(struct ss_tableinfo *t, int n, const char *schema, const char *name)
 {
 	for (int i = 0; i < n; i++)

@@ -353,6 +353,10 @@ int ss_db_exec(struct ss_conn *c, const char *sql, struct ss_err *err) SS_MUST_C
 /* First column of the first row into *out (malloc'd; NULL for SQL NULL / no row). */
 int ss_db_query_value(struct ss_conn *c, const char *sql, int nparams, const char *const *params,
 		      char **out, struct ss_err *err) SS_MUST_CHECK;
+/* Which database connection c reaches, as text (ddl/<engine>/identity.sql):
+ * two connections with equal text reach the same tables, so a job can tell
+ * that a target table is its source table.  *out NULL when unknown. */
+int ss_db_identity(struct ss_conn *c, char **out, struct ss_err *err) SS_MUST_CHECK;
 
 extern const struct ss_dialect ss_dialect_postgres;
 extern const struct ss_dialect ss_dialect_mariadb;

@@ -57,6 +57,7 @@ struct ss_applier {
 	uint64_t epoch;                     /* of the job lease we hold */
 	char journal_id[SS_JOURNAL_ID_MAX]; /* of a->journal */
 	struct ss_position stored;          /* the target's row when connected */
+	char *src_ident; /* which database the source is (target.c), once known */
 	char ctx[256];
 };
 
@@ -121,28 +122,6 @@ static void disconnect(struct ss_applier *a)
 	free_tables(a);
 }
 
-void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema,
-			    const char *src_default_schema, const char *table,
-			    const char *dst_default_schema, char **schema_out, char **name_out)
-{
-	struct ss_table_settings s;
-	struct ss_tablespec spec;
-	struct ss_err err;
-
-	ss_config_table_settings(job, src_schema, table, &s);
-	if (s.target_table && *s.target_table &&
-	    ss_config_parse_table(s.target_table, &spec, &err) == 0) {
-		*schema_out = spec.schema ? spec.schema : ss_xstrdup(dst_default_schema);
-		*name_out = spec.name;
-		return;
-	}
-	if (src_default_schema && strcmp(src_schema, src_default_schema) == 0)
-		*schema_out = ss_xstrdup(dst_default_schema);
-	else
-		*schema_out = ss_xstrdup(src_schema);
-	*name_out = ss_xstrdup(table);
-}
-
 /* The target table for a change's source table, introspected once. */
 static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c,
 				 struct ss_err *err)
@@ -155,7 +134,7 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 			return a->tables[i];
 	char *ss = ss_xstrndup(c->schema, c->schema_len), *st = ss_xstrndup(c->table, c->table_len);
 	struct dst_table *t = ss_xcalloc(1, sizeof *t);
-	int r = ss_applier_find_target(a->conn, a->job, ss, st, &t->info, err);
+	int r = ss_applier_find_target(a->conn, a->job, a->src_ident, ss, st, &t->info, err);
 	if (r < 0) {
 		free(ss);
 		free(st);
@@ -176,30 +155,6 @@ static struct dst_table *dst_for(struct ss_applier *a, const struct ss_change *c
 	a->tables = ss_xrealloc(a->tables, sizeof *a->tables * (size_t)(a->ntables + 1));
 	a->tables[a->ntables++] = t;
 	return t;
-}
-
-int ss_applier_find_target(struct ss_conn *dst, const struct ss_jobconf *job,
-			   const char *src_schema, const char *table, struct ss_tableinfo *out,
-			   struct ss_err *err)
-{
-	char *schema, *name, dbname[256];
-	const char *dst_default = dst->d->default_schema(dst);
-	const char *src_default = ss_dbconf_default_schema(job->source, dbname, sizeof dbname);
-	struct ss_table_settings s;
-	int r;
-
-	ss_config_table_settings(job, src_schema, table, &s);
-	ss_applier_target_name(job, src_schema, NULL, table, dst_default, &schema, &name);
-	r = dst->d->table_info(dst, schema, name, out, err);
-	if (r < 0 && !(s.target_table && *s.target_table) && src_default && dst_default &&
-	    strcmp(src_schema, src_default) == 0 && strcmp(schema, dst_default) != 0) {
-		struct ss_err e2;
-		if (dst->d->table_info(dst, dst_default, name, out, &e2) == 0)
-			r = 0;
-	}
-	free(schema);
-	free(name);
-	return r;
 }
 
 static void pend_reset(struct pending *p)
@@ -447,6 +402,12 @@ static int connect_target(struct ss_applier *a, struct ss_err *err)
 		return -1;
 	}
 	pos = a->stored.pos;
+	/* never apply a table into itself (target.c); before the position is
+	 * published, which lets `run --once` consider this target */
+	if (!a->src_ident && ss_applier_check_targets(a->conn, a->job, &a->src_ident, err) < 0) {
+		disconnect(a);
+		return -1;
+	}
 	pthread_mutex_lock(&a->mu);
 	a->stats.applied_pos = pos;
 	a->stats.position_known = 1;
@@ -692,6 +653,7 @@ void ss_applier_free(struct ss_applier *a)
 	free(a->pend.txid);
 	free(a->pend.flags);
 	free(a->pend.ts);
+	free(a->src_ident);
 	pthread_mutex_destroy(&a->mu);
 	free(a);
 }

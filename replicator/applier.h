@@ -53,21 +53,32 @@ void ss_applier_free(struct ss_applier *a);
 void ss_applier_get_stats(struct ss_applier *a, struct ss_applier_stats *out);
 const char *ss_applier_target(const struct ss_applier *a);
 
-/* Map a source table to its target table name (target_table override, or
- * the same name; the source's default schema maps to the target's). */
+/* target.c: which table on a target receives a source table's changes. */
+
+/* The target table's name: target_table as written (without a schema: the
+ * target's default schema), else the source's name with the source's
+ * default schema mapped to the target's. */
 void ss_applier_target_name(const struct ss_jobconf *job, const char *src_schema,
 			    const char *src_default_schema, const char *table,
 			    const char *dst_default_schema, char **schema_out, char **name_out);
 
 /* Introspect the target table of a source table on connection dst: the
- * same schema.name first; failing that, for a table in the source's default
- * schema, the target's default schema (public.t -> main.t on SQLite,
- * test.t on MariaDB -> public.t).  An explicit target_table is taken as
- * written.  Shared by the appliers and `shadowsync check`. */
+ * name above; failing that, for a table in the source's default schema, the
+ * schema named like the source's (a MariaDB database test -> PostgreSQL
+ * schema test).  src_ident (ss_db_identity of the source; NULL: unknown)
+ * refuses, not transient, a target table that is the source table itself.
+ * Shared by the appliers and `shadowsync check`. */
 struct ss_conn;
 struct ss_tableinfo;
-int ss_applier_find_target(struct ss_conn *dst, const struct ss_jobconf *job,
+int ss_applier_find_target(struct ss_conn *dst, const struct ss_jobconf *job, const char *src_ident,
 			   const char *src_schema, const char *table, struct ss_tableinfo *out,
 			   struct ss_err *err) SS_MUST_CHECK;
+
+/* At an applier's start: connect to the job's source once; *src_ident gets
+ * the source's identity (malloc'd; stays NULL when the source cannot be
+ * reached).  When dst reaches the same database, a table of the job whose
+ * target is itself is an error (-1, not transient) naming it. */
+int ss_applier_check_targets(struct ss_conn *dst, const struct ss_jobconf *job, char **src_ident,
+			     struct ss_err *err) SS_MUST_CHECK;
 
 #endif

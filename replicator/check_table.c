@@ -477,8 +477,14 @@ int ss_check_table(const struct ss_check_opts *o, const struct ss_config *cfg,
 		   const struct ss_jobconf *job, struct ss_conn *src, const struct ss_tableinfo *st,
 		   struct ss_conn *const *tgts, int ntgt, struct ss_check_result *res)
 {
+	char *src_ident = NULL;
 	int rc = 0;
+	struct ss_err ierr;
 
+	/* which database the source is: a target table that is the source
+	 * table itself is an error, not a table "in sync" with itself */
+	if (ss_db_identity(src, &src_ident, &ierr) < 0)
+		src_ident = NULL;
 	for (int i = 0; i < ntgt; i++) {
 		struct ss_check_result *r = &res[i];
 		struct ss_tableinfo tt;
@@ -500,7 +506,8 @@ int ss_check_table(const struct ss_check_opts *o, const struct ss_config *cfg,
 		}
 		/* named after the source until the target's table is found */
 		r->target_table = ss_xstrdup(r->table);
-		if (ss_applier_find_target(tgts[i], job, st->schema, st->name, &tt, &err) < 0)
+		if (ss_applier_find_target(tgts[i], job, src_ident, st->schema, st->name, &tt,
+					   &err) < 0)
 			goto fail;
 		{
 			struct ss_buf b;
@@ -537,6 +544,7 @@ next:
 		free(x.key);
 		ss_tableinfo_free(&tt);
 	}
+	free(src_ident);
 	return rc;
 }
 
