@@ -23,7 +23,9 @@
 #include "util.h"
 
 enum sec_kind { SEC_NONE, SEC_MAIN, SEC_DB, SEC_JOB, SEC_TABLE };
-enum key_type { T_STR, T_DUR, T_SIZE, T_INT, T_ENUM, T_LIST, T_TABLES };
+/* T_PDUR: a duration that must be above zero; T_LISTEN: host:port, [v6]:port
+ * or empty */
+enum key_type { T_STR, T_DUR, T_PDUR, T_SIZE, T_INT, T_ENUM, T_LIST, T_TABLES, T_LISTEN };
 
 struct key {
 	int sec; /* SEC_MAIN, SEC_DB, SEC_JOB; SEC_TABLE keys are also valid in [job] */
@@ -59,7 +61,7 @@ static const struct key keys[] = {
 	 "journal kept at least this long, and always until every target applied it"},
 	{SEC_MAIN, "journal_segment_size", T_SIZE, CFG(journal_segment_size), 0, NULL, "64MB", 0,
 	 "size at which a journal segment file is closed and a new one started"},
-	{SEC_MAIN, "status_listen", T_STR, CFG(status_listen), 0, NULL, "", 0,
+	{SEC_MAIN, "status_listen", T_LISTEN, CFG(status_listen), 0, NULL, "", 0,
 	 "address:port of the HTTP /status and /metrics endpoint; empty = off"},
 	{SEC_MAIN, "log_level", T_ENUM, CFG(log_level), 0, level_vals, "info", 0,
 	 "error, warn, info or debug"},
@@ -72,7 +74,7 @@ static const struct key keys[] = {
 	 "libpq-style key=value pairs; for odbc an ODBC connection string or DSN=name"},
 	{SEC_DB, "password_env", T_STR, DB(password_env), 0, NULL, "", 0,
 	 "name of an environment variable holding the password (kept out of the file)"},
-	{SEC_DB, "connect_timeout", T_DUR, DB(connect_timeout_us), 0, NULL, "10s", 0,
+	{SEC_DB, "connect_timeout", T_PDUR, DB(connect_timeout_us), 0, NULL, "10s", 0,
 	 "how long a connection attempt may take"},
 
 	{SEC_JOB, "source", T_STR, JOB(source_name), 0, NULL, NULL, 1,
@@ -81,11 +83,11 @@ static const struct key keys[] = {
 	 "one or more [database] names changes are applied to, comma-separated"},
 	{SEC_JOB, "tables", T_TABLES, JOB(tables), JOB(ntables), NULL, NULL, 1,
 	 "schema.table names (exact catalog names; patterns like public.* allowed)"},
-	{SEC_JOB, "poll_interval", T_DUR, JOB(poll_interval_us), 0, NULL, "200ms", 0,
+	{SEC_JOB, "poll_interval", T_PDUR, JOB(poll_interval_us), 0, NULL, "200ms", 0,
 	 "how often the capture looks for changes (PostgreSQL also wakes on NOTIFY)"},
 	{SEC_JOB, "batch_rows", T_INT, JOB(batch_rows), 0, NULL, "5000", 0,
 	 "changes per capture read and per target commit (a source transaction is never split)"},
-	{SEC_JOB, "max_backoff", T_DUR, JOB(max_backoff_us), 0, NULL, "30s", 0,
+	{SEC_JOB, "max_backoff", T_PDUR, JOB(max_backoff_us), 0, NULL, "30s", 0,
 	 "longest wait between retries of a target or source that is down"},
 	{SEC_JOB, "lease_timeout", T_DUR, JOB(lease_timeout_us), 0, NULL, "30s", 0,
 	 "how long the job lease outlives an owner that went silent (host or network gone)"},
@@ -98,7 +100,7 @@ static const struct key keys[] = {
 	 "timestamp capture: how far behind the checkpoint each poll re-reads"},
 	{SEC_TABLE, "delete_detection", T_ENUM, TS(delete_detection), 0, deldet_vals, "none", 0,
 	 "timestamp capture: none, or keyscan (compare source keys with replicated keys)"},
-	{SEC_TABLE, "keyscan_interval", T_DUR, TS(keyscan_interval_us), 0, NULL, "1m", 0,
+	{SEC_TABLE, "keyscan_interval", T_PDUR, TS(keyscan_interval_us), 0, NULL, "1m", 0,
 	 "timestamp capture: how often delete_detection = keyscan runs"},
 	{SEC_TABLE, "soft_delete_column", T_STR, TS(soft_delete_column), 0, NULL, "", 0,
 	 "timestamp capture: a row whose column is true / not NULL is replicated as a delete"},
@@ -110,6 +112,21 @@ static const struct key keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *sec_label[] = {"", "shadowsync", "database", "job", "job table"};
+
+/* s as it goes into an error message: a long text (a value, a name) is cut
+ * to its start and its length, so that the message stays one readable line
+ * that still says what was expected. */
+static const char *clip(const char *s, char *buf, size_t n)
+{
+	size_t len = strlen(s), keep = 60;
+
+	if (len <= 100 || n < keep + 32)
+		return s;
+	while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+		keep--; /* not inside a UTF-8 character */
+	snprintf(buf, n, "%.*s... (%zu bytes)", (int)keep, s, len);
+	return buf;
+}
 
 const struct ss_config_keyinfo *ss_config_keys(int *n)
 {
@@ -172,7 +189,9 @@ static int split_raw(const char *s, char ***out, int *n, struct ss_err *err)
 			if (!*copy) {
 				free(copy);
 				ss_strv_free(v, cnt);
-				ss_err_set(err, "empty item in list \"%s\"", s);
+				char cb[128];
+				ss_err_set(err, "empty item in list \"%s\"",
+					   clip(s, cb, sizeof cb));
 				return -1;
 			}
 			v = ss_xrealloc(v, sizeof *v * (size_t)(cnt + 1));
@@ -184,7 +203,8 @@ static int split_raw(const char *s, char ***out, int *n, struct ss_err *err)
 	}
 	if (inq) {
 		ss_strv_free(v, cnt);
-		ss_err_set(err, "unbalanced double quote in \"%s\"", s);
+		char cb[128];
+		ss_err_set(err, "unbalanced double quote in \"%s\"", clip(s, cb, sizeof cb));
 		return -1;
 	}
 	*out = v;
@@ -293,10 +313,11 @@ int ss_config_parse_table(const char *s, struct ss_tablespec *out, struct ss_err
 bad:
 	free(a);
 	free(b);
+	char cb[128];
 	ss_err_set(err,
 		   "invalid table name \"%s\" (expected schema.table; quote names "
 		   "holding dots or commas: \"a.b\".\"c,d\")",
-		   s);
+		   clip(s, cb, sizeof cb));
 	return -1;
 }
 
@@ -343,7 +364,7 @@ static void set_table_defaults(struct ss_table_settings *s)
 
 static int begin_section(struct loader *L, const char *raw)
 {
-	char name[1024], word2[1024];
+	char name[1024], word2[1024], cb[128];
 	const char *p;
 
 	L->seen = 0;
@@ -375,7 +396,7 @@ static int begin_section(struct loader *L, const char *raw)
 			if (strcmp(L->cfg->dbs[i].name, p) == 0)
 				return fail_at(L, L->line,
 					       "duplicate section [database %s] (first at line %d)",
-					       p, L->cfg->dbs[i].line);
+					       clip(p, cb, sizeof cb), L->cfg->dbs[i].line);
 		L->cfg->dbs =
 			ss_xrealloc(L->cfg->dbs, sizeof *L->cfg->dbs * (size_t)(L->cfg->ndbs + 1));
 		struct ss_dbconf *db = &L->cfg->dbs[L->cfg->ndbs++];
@@ -403,7 +424,7 @@ static int begin_section(struct loader *L, const char *raw)
 					L, L->line,
 					"job name \"%s\" may hold only letters, digits and _ (it "
 					"names database objects)",
-					jn);
+					clip(jn, cb, sizeof cb));
 		if (!t) {
 			for (int i = 0; i < L->cfg->njobs; i++)
 				if (strcmp(L->cfg->jobs[i].name, jn) == 0)
@@ -431,8 +452,8 @@ static int begin_section(struct loader *L, const char *raw)
 		if (!job)
 			return fail_at(
 				L, L->line,
-				"section [%s] names job \"%s\", which is not defined above it", s,
-				jn);
+				"section [%s] names job \"%s\", which is not defined above it",
+				clip(s, cb, sizeof cb), jn);
 		struct ss_tablespec spec;
 		struct ss_err e;
 		if (ss_config_parse_table(t + 7, &spec, &e) < 0)
@@ -445,8 +466,8 @@ static int begin_section(struct loader *L, const char *raw)
 				int first = job->tableconfs[i].line;
 				ss_tablespec_free(&spec);
 				return fail_at(L, L->line,
-					       "duplicate section [%s] (first at line %d)", s,
-					       first);
+					       "duplicate section [%s] (first at line %d)",
+					       clip(s, cb, sizeof cb), first);
 			}
 		}
 		job->tableconfs = ss_xrealloc(
@@ -464,7 +485,7 @@ static int begin_section(struct loader *L, const char *raw)
 	return fail_at(L, L->line,
 		       "unknown section [%s] (expected [shadowsync], [database NAME], [job NAME] "
 		       "or [job NAME table SCHEMA.TABLE])",
-		       s);
+		       clip(s, cb, sizeof cb));
 }
 
 static int parse_enum(const char *const *vals, const char *v)
@@ -489,13 +510,48 @@ static void enum_list(const char *const *vals, char *out, size_t n)
 }
 
 /* Store value v for key k into obj.  Returns 0 or -1 with msg filled. */
+/* "host:port" or "[v6 address]:port", port 1-65535. */
+static int valid_listen(const char *v)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (*v == '[') {
+		const char *close = strchr(v, ']');
+		if (!close || close == v + 1 || close[1] != ':')
+			return 0;
+		colon = close + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (!colon || colon == v || memchr(v, ':', (size_t)(colon - v)))
+			return 0;
+	}
+	if (!isdigit((unsigned char)colon[1]))
+		return 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return !errno && !*end && port >= 1 && port <= 65535;
+}
+
 static int store(const struct key *k, void *obj, const char *v, char *msg, size_t msglen,
 		 int from_default)
 {
+	char cb[128];
+
 	char *base = obj;
 	struct ss_err e;
 
 	switch (k->type) {
+	case T_LISTEN:
+		if (*v && !valid_listen(v)) {
+			snprintf(msg, msglen,
+				 "invalid address \"%s\" for %s (expected host:port or [v6 "
+				 "address]:port with a port from 1 to 65535, e.g. 127.0.0.1:9187)",
+				 clip(v, cb, sizeof cb), k->name);
+			return -1;
+		}
+		/* fall through */
 	case T_STR: {
 		char **dst = (char **)(base + k->off);
 		free(*dst);
@@ -503,19 +559,22 @@ static int store(const struct key *k, void *obj, const char *v, char *msg, size_
 		return 0;
 	}
 	case T_DUR:
-		if (ss_parse_duration(v, (int64_t *)(base + k->off)) < 0) {
+	case T_PDUR:
+		if (ss_parse_duration(v, (int64_t *)(base + k->off)) < 0 ||
+		    (k->type == T_PDUR && *(int64_t *)(base + k->off) <= 0)) {
 			snprintf(msg, msglen,
-				 "invalid duration \"%s\" for %s (expected e.g. 200ms, 5s, 2m, 1h, "
-				 "7d)",
-				 v, k->name);
+				 "invalid duration \"%s\" for %s (expected %se.g. 200ms, 5s, 2m, "
+				 "1h, 7d)",
+				 clip(v, cb, sizeof cb), k->name,
+				 k->type == T_PDUR ? "more than zero, " : "");
 			return -1;
 		}
 		return 0;
 	case T_SIZE:
 		if (ss_parse_size(v, (uint64_t *)(base + k->off)) < 0) {
 			snprintf(msg, msglen,
-				 "invalid size \"%s\" for %s (expected e.g. 512KB, 64MB, 1GB)", v,
-				 k->name);
+				 "invalid size \"%s\" for %s (expected e.g. 512KB, 64MB, 1GB)",
+				 clip(v, cb, sizeof cb), k->name);
 			return -1;
 		}
 		return 0;
@@ -526,7 +585,7 @@ static int store(const struct key *k, void *obj, const char *v, char *msg, size_
 		if (errno || end == v || *ss_trim(end) || x <= 0) {
 			snprintf(msg, msglen,
 				 "invalid value \"%s\" for %s (expected a positive whole number)",
-				 v, k->name);
+				 clip(v, cb, sizeof cb), k->name);
 			return -1;
 		}
 		*(int64_t *)(base + k->off) = x;
@@ -537,8 +596,8 @@ static int store(const struct key *k, void *obj, const char *v, char *msg, size_
 		if (x < 0) {
 			char l[256];
 			enum_list(k->enums, l, sizeof l);
-			snprintf(msg, msglen, "invalid value \"%s\" for %s (expected %s)", v,
-				 k->name, l);
+			snprintf(msg, msglen, "invalid value \"%s\" for %s (expected %s)",
+				 clip(v, cb, sizeof cb), k->name, l);
 			return -1;
 		}
 		*(int *)(base + k->off) = x;
@@ -614,8 +673,11 @@ static int handler(void *user, const char *section, const char *name, const char
 	(void)section;
 	if (L->failed)
 		return 0;
-	if (L->sec == SEC_NONE)
-		return fail_at(L, L->line, "key \"%s\" outside of any section", name);
+	if (L->sec == SEC_NONE) {
+		char nb[128];
+		return fail_at(L, L->line, "key \"%s\" outside of any section",
+			       clip(name, nb, sizeof nb));
+	}
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].name, name) != 0)
 			continue;
@@ -639,8 +701,9 @@ static int handler(void *user, const char *section, const char *name, const char
 					 keys[i].name);
 			}
 		}
-		return fail_at(L, L->line, "unknown key \"%s\" in [%s] (expected one of: %s)", name,
-			       section, known);
+		char nb[128], sb[128];
+		return fail_at(L, L->line, "unknown key \"%s\" in [%s] (expected one of: %s)",
+			       clip(name, nb, sizeof nb), clip(section, sb, sizeof sb), known);
 	}
 	if (L->seen & (1ULL << kidx))
 		return fail_at(L, L->line, "key \"%s\" given twice in [%s]", name, section);
@@ -650,8 +713,17 @@ static int handler(void *user, const char *section, const char *name, const char
 		((struct ss_tableconf *)L->obj)->set |= 1u << kidx;
 		obj = &((struct ss_tableconf *)L->obj)->s;
 	}
-	if (store(&keys[kidx], obj, value, msg, sizeof msg, 0) < 0)
-		return fail_at(L, L->line, "%s in [%s]", msg, section);
+	if (store(&keys[kidx], obj, value, msg, sizeof msg, 0) < 0) {
+		char sb[128];
+		return fail_at(L, L->line, "%s in [%s]", msg, clip(section, sb, sizeof sb));
+	}
+	if (L->sec == SEC_MAIN && strcmp(name, "journal_dir") == 0 && value[0] != '/' && value[0]) {
+		char vb[128];
+		return fail_at(L, L->line,
+			       "journal_dir \"%s\" is a relative path (expected an absolute one: "
+			       "the daemon does not depend on its working directory)",
+			       clip(value, vb, sizeof vb));
+	}
 	return 1;
 }
 
@@ -688,7 +760,10 @@ static char *reader(char *str, int num, void *stream)
 		char hdr[2048];
 		snprintf(hdr, sizeof hdr, "%.*s", (int)hl, q);
 		const char *e = strrchr(hdr, ']');
-		if (!e) {
+		if (hl >= 1024) {
+			fail_at(L, L->line, "section header too long (%zu bytes; at most 1023)",
+				hl);
+		} else if (!e) {
 			fail_at(L, L->line, "section header without closing ]");
 		} else {
 			char sec[1024];
@@ -712,7 +787,7 @@ static int validate(struct loader *L)
 			return fail_at(L, d->line, "missing required key %s in [database %s]",
 				       d->driver < 0 ? "driver" : "dsn", d->name);
 	}
-	if (c->njobs == 0 && c->ndbs > 0)
+	if (c->njobs == 0)
 		return fail_at(L, L->line, "no [job NAME] section: nothing to replicate");
 	for (int i = 0; i < c->njobs; i++) {
 		struct ss_jobconf *j = &c->jobs[i];
@@ -844,7 +919,9 @@ struct ss_config *ss_config_load(const char *path, struct ss_err *err)
 {
 	FILE *f = fopen(path, "r");
 	struct ss_buf b;
+	struct ss_config *c = NULL;
 	char chunk[8192];
+	const char *nul;
 	size_t n;
 
 	if (!f) {
@@ -854,9 +931,27 @@ struct ss_config *ss_config_load(const char *path, struct ss_err *err)
 	ss_buf_init(&b);
 	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
 		ss_buf_add(&b, chunk, n);
+	if (ferror(f)) {
+		/* a directory opens, and fails here with EISDIR */
+		ss_err_set(err, "%s: cannot read configuration: %s", path, strerror(errno));
+		fclose(f);
+		goto done;
+	}
 	fclose(f);
+	nul = b.len ? memchr(b.data, '\0', b.len) : NULL;
+	if (nul) {
+		int line = 1;
+		for (const char *p = b.data; p < nul; p++)
+			line += *p == '\n';
+		ss_err_set(err,
+			   "%s:%d: a NUL byte in the configuration (byte %zu; expected a text "
+			   "file)",
+			   path, line, (size_t)(nul - b.data) + 1);
+		goto done;
+	}
 	ss_buf_addc(&b, '\0');
-	struct ss_config *c = ss_config_load_string(b.data, path, err);
+	c = ss_config_load_string(b.data, path, err);
+done:
 	ss_buf_free(&b);
 	return c;
 }
@@ -898,7 +993,8 @@ void ss_config_table_settings(const struct ss_jobconf *job, const char *schema, 
 			size_t off = keys[k].off, sz;
 			switch (keys[k].type) {
 			case T_STR: sz = sizeof(char *); break;
-			case T_DUR: sz = sizeof(int64_t); break;
+			case T_DUR:
+			case T_PDUR: sz = sizeof(int64_t); break;
 			case T_ENUM: sz = sizeof(int); break;
 			case T_LIST:
 				memcpy((char *)out + keys[k].cnt_off,

@@ -364,7 +364,8 @@ int ss_parse_time(const char *s, int64_t *us)
 					frac *= 10;
 			}
 		}
-		if (h > 24 || mi > 59 || sec > 60)
+		/* 24:00 is the end of the day; no leap second (no database keeps one) */
+		if (h > 24 || mi > 59 || sec > 59 || (h == 24 && (mi || sec || frac)))
 			return -1;
 	}
 	if (*p == 'Z' || *p == 'z') {
@@ -382,6 +383,8 @@ int ss_parse_time(const char *s, int64_t *us)
 			if (digits(&p, 2, &os))
 				return -1;
 		}
+		if (oh > 23 || om > 59 || os > 59)
+			return -1; /* an offset is less than a day */
 		off = sign * ((int64_t)oh * 3600 + om * 60 + os);
 	}
 	if (*p)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dialect.h"
@@ -50,6 +51,8 @@ static char *base_plus(const char *extra)
 	ss_buf_adds(&b, extra);
 	return ss_buf_steal(&b);
 }
+
+static char *with_main(const char *main_extra);
 
 static struct ss_config *load(const char *text, struct ss_err *err)
 {
@@ -841,11 +844,11 @@ static void test_durations_and_sizes(void)
 		ss_config_free(cfg);
 	}
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		char text[256];
-		snprintf(text, sizeof text,
-			 "[shadowsync]\njournal_dir = /x\njournal_segment_size = %s\n",
-			 sizes[i].text);
+		char line[128];
+		snprintf(line, sizeof line, "journal_segment_size = %s", sizes[i].text);
+		char *text = with_main(line);
 		struct ss_config *cfg = load(text, &err);
+		free(text);
 		CHECK(cfg != NULL);
 		if (!cfg) {
 			fprintf(stderr, "  size %s: %s\n", sizes[i].text, err.msg);
@@ -894,6 +897,168 @@ static void test_load_file_errors(void)
 	CHECK(ss_config_load("/nonexistent/dir/shadowsync.ini", &err) == NULL);
 	CHECK(strstr(err.msg, "/nonexistent/dir/shadowsync.ini") != NULL);
 	CHECK(strchr(err.msg, '\n') == NULL);
+}
+
+/* ---- strict input ------------------------------------------------------------ */
+
+/* A valid file whose [shadowsync] section holds main_extra on line 3. */
+static char *with_main(const char *main_extra)
+{
+	struct ss_buf b;
+
+	ss_buf_init(&b);
+	ss_buf_addf(&b,
+		    "[shadowsync]\njournal_dir = /x\n%s\n"
+		    "[database a]\ndriver = postgres\ndsn = x\n"
+		    "[database b]\ndriver = postgres\ndsn = y\n"
+		    "[job j]\nsource = a\ntargets = b\ntables = t\n",
+		    main_extra);
+	return ss_buf_steal(&b);
+}
+
+static void test_no_job(void)
+{
+	EXPECT_ERROR("only [shadowsync]", "[shadowsync]\njournal_dir = /x\n", 2, "no [job NAME]");
+	EXPECT_ERROR("databases, no job",
+		     "[shadowsync]\njournal_dir = /x\n[database a]\ndriver = postgres\ndsn = x\n",
+		     5, "no [job NAME]");
+}
+
+static void test_relative_journal_dir(void)
+{
+	char *t = with_main("log_level = info");
+	char *rel = strstr(t, "= /x");
+
+	rel[2] = 'x';
+	rel[3] = ' ';
+	EXPECT_ERROR("journal_dir = x", t, 2, "journal_dir", "\"x\"", "absolute");
+	free(t);
+	EXPECT_ERROR("journal_dir = ./j", "[shadowsync]\njournal_dir = ./j\n", 2, "absolute");
+}
+
+static void test_positive_durations(void)
+{
+	EXPECT_ERROR_PLUS("poll_interval = 0", "poll_interval = 0\n", 16, "poll_interval",
+			  "more than zero");
+	EXPECT_ERROR_PLUS("poll_interval = 0ms", "poll_interval = 0ms\n", 16, "poll_interval");
+	EXPECT_ERROR_PLUS("max_backoff = 0s", "max_backoff = 0s\n", 16, "max_backoff");
+	EXPECT_ERROR_PLUS("keyscan_interval = 0m", "keyscan_interval = 0m\n", 16,
+			  "keyscan_interval");
+	EXPECT_ERROR("connect_timeout = 0",
+		     "[shadowsync]\njournal_dir = /x\n[database a]\ndriver = postgres\ndsn = x\n"
+		     "connect_timeout = 0\n",
+		     6, "connect_timeout", "more than zero");
+	/* zero is meaningful for these: keep nothing longer than needed, no look-back */
+	char *t = base_plus("lookback = 0s\n");
+	struct ss_err err;
+	struct ss_config *cfg = load(t, &err);
+	CHECK(cfg != NULL);
+	ss_config_free(cfg);
+	free(t);
+	t = with_main("journal_retention = 0s");
+	cfg = load(t, &err);
+	CHECK(cfg != NULL);
+	ss_config_free(cfg);
+	free(t);
+}
+
+static void test_status_listen(void)
+{
+	static const char *const bad[] = {
+		"127.0.0.1:abc", ":0",       ":99999",   "127.0.0.1:0", "127.0.0.1",
+		"127.0.0.1:",    "::1:9187", "[::1]",    "[]:9187",     "[::1]9187",
+		"host:12ab",     "host:-1",  "host:+80", "host:65536",  "[::1]:0",
+	};
+	static const char *const good[] = {"127.0.0.1:9187", "[::1]:9187", "localhost:1",
+					   "0.0.0.0:65535", "[fe80::1%eth0]:80"};
+	char line[128];
+
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		snprintf(line, sizeof line, "status_listen = %s", bad[i]);
+		char *t = with_main(line);
+		EXPECT_ERROR(bad[i], t, 3, "status_listen", bad[i], "host:port");
+		free(t);
+	}
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		struct ss_err err;
+		snprintf(line, sizeof line, "status_listen = %s", good[i]);
+		char *t = with_main(line);
+		struct ss_config *cfg = load(t, &err);
+		if (!cfg) {
+			fprintf(stderr, "  status_listen = %s refused: %s\n", good[i], err.msg);
+			unit_failed_checks++;
+		} else {
+			CHECK_STR(cfg->status_listen, good[i]);
+		}
+		ss_config_free(cfg);
+		free(t);
+	}
+	char *t = with_main("status_listen =");
+	struct ss_err err;
+	struct ss_config *cfg = load(t, &err);
+	CHECK(cfg != NULL && cfg->status_listen && !*cfg->status_listen); /* empty: off */
+	ss_config_free(cfg);
+	free(t);
+}
+
+/* A long value or name is cut in the message, which keeps saying what was
+ * expected, on one line. */
+static void test_long_values_in_errors(void)
+{
+	struct ss_buf b;
+	char *big = ss_xmalloc(5001);
+
+	memset(big, 'x', 5000);
+	big[5000] = '\0';
+	ss_buf_init(&b);
+	ss_buf_addf(&b, "fsync = %s", big);
+	char *t = with_main(b.data);
+	EXPECT_ERROR("long fsync", t, 3, "fsync", "5000 bytes", "(expected off, batch or always)");
+	free(t);
+	ss_buf_reset(&b);
+	ss_buf_addf(&b, "%s = 1", big);
+	t = with_main(b.data);
+	EXPECT_ERROR("long key name", t, 3, "unknown key", "5000 bytes",
+		     "expected one of:", "journal_dir");
+	free(t);
+	ss_buf_reset(&b);
+	ss_buf_addf(&b, "poll_interval = %s\n", big);
+	t = base_plus(b.data);
+	EXPECT_ERROR("long duration", t, 16, "poll_interval", "5000 bytes", "expected");
+	free(t);
+	ss_buf_reset(&b);
+	ss_buf_addf(&b, "[job %s]\n", big);
+	t = base_plus(b.data);
+	EXPECT_ERROR("long section header", t, 16, "5006 bytes", "too long");
+	free(t);
+	ss_buf_free(&b);
+	free(big);
+}
+
+static void test_load_file_strict(void)
+{
+	struct ss_err err;
+	char path[] = "/tmp/ss-test-config-XXXXXX";
+	int fd = mkstemp(path);
+	static const char text[] = "[shadowsync]\njournal_dir = /x\nlog_level = info\0\n"
+				   "[database a]\n";
+
+	CHECK(fd >= 0);
+	CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
+	close(fd);
+	memset(&err, 0, sizeof err);
+	CHECK(ss_config_load(path, &err) == NULL);
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, "%s:3: ", path);
+	CHECK(strncmp(err.msg, prefix, strlen(prefix)) == 0);
+	CHECK(strstr(err.msg, "NUL") != NULL);
+	unlink(path);
+	/* -c naming a directory */
+	memset(&err, 0, sizeof err);
+	CHECK(ss_config_load("/tmp", &err) == NULL);
+	CHECK(strstr(err.msg, "/tmp") != NULL);
+	CHECK(strstr(err.msg, "directory") != NULL);
+	CHECK(strstr(err.msg, "missing required key") == NULL);
 }
 
 /* ---- documentation ---------------------------------------------------------- */
@@ -1082,6 +1247,12 @@ int main(void)
 	UNIT_RUN(test_durations_and_sizes);
 	UNIT_RUN(test_password_env);
 	UNIT_RUN(test_load_file_errors);
+	UNIT_RUN(test_no_job);
+	UNIT_RUN(test_relative_journal_dir);
+	UNIT_RUN(test_positive_durations);
+	UNIT_RUN(test_status_listen);
+	UNIT_RUN(test_long_values_in_errors);
+	UNIT_RUN(test_load_file_strict);
 	UNIT_RUN(test_doc_lists_every_key);
 	UNIT_RUN(test_example_has_every_key);
 	UNIT_RUN(test_example_loads);
