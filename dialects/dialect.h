@@ -139,8 +139,10 @@ struct ss_lease_ops {
 extern const struct ss_lease_ops ss_pg_lease_ops;
 extern const struct ss_lease_ops ss_mariadb_lease_ops;
 extern const struct ss_lease_ops ss_sqlite_lease_ops;
-struct ss_position_sql;
-extern const struct ss_position_sql ss_mariadb_position_sql;
+int ss_mariadb_position_get(struct ss_conn *c, const char *job, const char *target,
+			    struct ss_position *p, struct ss_err *err);
+int ss_mariadb_position_set(struct ss_conn *c, const char *job, const char *target,
+			    const struct ss_position *p, struct ss_err *err);
 
 /* Shared by the dialects' position_get / position_set, through c->d->query
  * with text parameters.  get: (job, target) -> pos, epoch, journal_id.

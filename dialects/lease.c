@@ -19,7 +19,7 @@
 #include "dialect.h"
 #include "util.h"
 
-const struct ss_position_sql ss_mariadb_position_sql = {
+static const struct ss_position_sql mariadb_position_sql = {
 	"SELECT pos, epoch, journal_id FROM `shadowsync`.`applied_position`"
 	" WHERE job = ? AND target = ?",
 	"SELECT epoch FROM `shadowsync`.`applied_position` WHERE job = ? AND target = ? FOR UPDATE",
@@ -28,6 +28,18 @@ const struct ss_position_sql ss_mariadb_position_sql = {
 	" VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE pos = VALUES(pos),"
 	" epoch = VALUES(epoch), journal_id = VALUES(journal_id), updated_at = VALUES(updated_at)",
 };
+
+int ss_mariadb_position_get(struct ss_conn *c, const char *job, const char *target,
+			    struct ss_position *p, struct ss_err *err)
+{
+	return ss_db_position_get(c, &mariadb_position_sql, job, target, p, err);
+}
+
+int ss_mariadb_position_set(struct ss_conn *c, const char *job, const char *target,
+			    const struct ss_position *p, struct ss_err *err)
+{
+	return ss_db_position_set(c, &mariadb_position_sql, job, target, p, err);
+}
 
 /* Run sql with n text parameters (NULL: SQL NULL); rows to cb when given. */
 static int run(struct ss_conn *c, const char *sql, int n, const char *const *p, ss_row_cb cb,

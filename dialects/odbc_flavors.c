@@ -586,18 +586,6 @@ static int my_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 }
 
 /* the native dialect's statements (dialects/mariadb_lease.c) */
-static int my_position_get(struct ss_conn *c, const char *job, const char *target,
-			   struct ss_position *p, struct ss_err *err)
-{
-	return ss_db_position_get(c, &ss_mariadb_position_sql, job, target, p, err);
-}
-
-static int my_position_set(struct ss_conn *c, const char *job, const char *target,
-			   const struct ss_position *p, struct ss_err *err)
-{
-	return ss_db_position_set(c, &ss_mariadb_position_sql, job, target, p, err);
-}
-
 const struct ss_dialect ss_dialect_odbc_mariadb = {
 	.name = "odbc-mariadb",
 	.connect = ss_odbc_connect,
@@ -623,8 +611,8 @@ const struct ss_dialect ss_dialect_odbc_mariadb = {
 	.apply_prepare = my_apply_prepare,
 	.apply_upsert = my_apply_upsert,
 	.apply_delete = my_apply_delete,
-	.position_get = my_position_get,
-	.position_set = my_position_set,
+	.position_get = ss_mariadb_position_get, /* dialects/lease.c */
+	.position_set = ss_mariadb_position_set,
 	.upsert_sql = my_upsert_sql,
 	.delete_sql = my_delete_sql,
 };
