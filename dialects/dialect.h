@@ -133,6 +133,10 @@ struct ss_lease_ops {
 		     int64_t ttl_us, struct ss_err *err);
 	/* Give it up now (a standby need not wait for the expiry). */
 	int (*release)(struct ss_conn *c, const char *job, uint64_t epoch, struct ss_err *err);
+	/* The lease row was reset (a target holds a higher epoch): move our
+	 * epoch from `from` up to `to`.  1 done, 0 not ours any more, -1 error. */
+	int (*raise)(struct ss_conn *c, const char *job, uint64_t from, uint64_t to,
+		     struct ss_err *err);
 };
 /* dialects/lease.c: each engine's lease SQL, and MariaDB's position SQL (shared
  * by its native and ODBC transports) */

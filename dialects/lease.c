@@ -143,6 +143,23 @@ static int renew_row(struct ss_conn *c, const char *read_sql, const char *update
 	return run(c, update_sql, 4, p, NULL, NULL, err) < 0 ? -1 : 1;
 }
 
+/* Move the epoch from `from` to `to`, then read back what the row holds. */
+static int raise_row(struct ss_conn *c, const char *update_sql, const char *read_sql,
+		     const char *job, uint64_t from, uint64_t to, struct ss_err *err)
+{
+	char f[24], t[24];
+	const char *p[3] = {t, job, f};
+	struct ss_lease_row now;
+	struct row_read rr = {&now, 0, 0};
+
+	snprintf(f, sizeof f, "%llu", (unsigned long long)from);
+	snprintf(t, sizeof t, "%llu", (unsigned long long)to);
+	if (run(c, update_sql, 3, p, NULL, NULL, err) < 0 ||
+	    run(c, read_sql, 1, &job, lease_row, &rr, err) < 0)
+		return -1;
+	return rr.found && now.epoch == to;
+}
+
 /* ---- PostgreSQL: session advisory lock ------------------------------------- */
 
 #define PG_LOCK_KEY "hashtext('shadowsync job'), hashtext($1)"
@@ -196,7 +213,14 @@ static int pg_release(struct ss_conn *c, const char *job, uint64_t epoch, struct
 		   err);
 }
 
-const struct ss_lease_ops ss_pg_lease_ops = {1, pg_acquire, pg_renew, pg_release};
+static int pg_raise(struct ss_conn *c, const char *job, uint64_t from, uint64_t to,
+		    struct ss_err *err)
+{
+	return raise_row(c, "UPDATE shadowsync.lease SET epoch = $1 WHERE job = $2 AND epoch = $3",
+			 PG_READ, job, from, to, err);
+}
+
+const struct ss_lease_ops ss_pg_lease_ops = {1, pg_acquire, pg_renew, pg_release, pg_raise};
 
 /* ---- MariaDB: GET_LOCK ------------------------------------------------------ */
 
@@ -245,7 +269,14 @@ static int my_release(struct ss_conn *c, const char *job, uint64_t epoch, struct
 	return run(c, "SELECT RELEASE_LOCK(" MY_LOCK_NAME ")", 1, &job, first_int, &got, err);
 }
 
-const struct ss_lease_ops ss_mariadb_lease_ops = {1, my_acquire, my_renew, my_release};
+static int my_raise(struct ss_conn *c, const char *job, uint64_t from, uint64_t to,
+		    struct ss_err *err)
+{
+	return raise_row(c, "UPDATE `shadowsync`.`lease` SET epoch = ? WHERE job = ? AND epoch = ?",
+			 MY_READ, job, from, to, err);
+}
+
+const struct ss_lease_ops ss_mariadb_lease_ops = {1, my_acquire, my_renew, my_release, my_raise};
 
 /* ---- SQLite: a row with an expiry ------------------------------------------- */
 
@@ -322,4 +353,11 @@ static int sq_release(struct ss_conn *c, const char *job, uint64_t epoch, struct
 		   p, NULL, NULL, err);
 }
 
-const struct ss_lease_ops ss_sqlite_lease_ops = {0, sq_acquire, sq_renew, sq_release};
+static int sq_raise(struct ss_conn *c, const char *job, uint64_t from, uint64_t to,
+		    struct ss_err *err)
+{
+	return raise_row(c, "UPDATE shadowsync_lease SET epoch = ? WHERE job = ? AND epoch = ?",
+			 SQ_READ, job, from, to, err);
+}
+
+const struct ss_lease_ops ss_sqlite_lease_ops = {0, sq_acquire, sq_renew, sq_release, sq_raise};

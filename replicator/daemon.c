@@ -626,9 +626,31 @@ static int take_over(struct job_rt *j, struct ss_conn *conn, struct ss_err *err)
 	/* Fence: from now on a target refuses the positions of any earlier
 	 * owner.  An unreachable target is fenced by its applier's first
 	 * commit, which carries the epoch too. */
-	for (int t = 0; t < j->job->ntargets; t++) {
+	for (int t = 0, raised = 0; t < j->job->ntargets; t++) {
 		struct ss_err fe;
-		int r = ss_lease_fence(j->job, j->job->targets[t], epoch, &fe);
+		uint64_t held = 0;
+		int r = ss_lease_fence(j->job, j->job->targets[t], epoch, &held, &fe);
+		if (r == 0 && raised++ < 3) {
+			/* we hold the lease, so the holder of that epoch is gone:
+			 * the source's lease row was reset (dropped, restored) */
+			ss_log_warn(
+				j->ctx,
+				"target %s holds lease epoch %llu, above this lease's %llu (was "
+				"the source's shadowsync.lease reset?): raising the lease past it",
+				j->job->targets[t]->name, (unsigned long long)held,
+				(unsigned long long)epoch);
+			if (ss_lease_raise(j->lease, conn, held, err) != 1) {
+				if (!err->msg[0])
+					ss_err_set(err,
+						   "the lease moved on while it was being raised");
+				err->transient = 1;
+				ss_db_disconnect(conn);
+				goto fail;
+			}
+			epoch = ss_lease_epoch(j->lease);
+			t = -1; /* fence every target again with the new epoch */
+			continue;
+		}
 		if (r == 0) {
 			ss_err_set(err, "target %s holds a newer lease epoch than %llu",
 				   j->job->targets[t]->name, (unsigned long long)epoch);

@@ -130,8 +130,20 @@ int ss_lease_expires(const struct ss_lease *l, const struct ss_conn *conn)
 	return conn && conn->d->lease && !conn->d->lease->session;
 }
 
+int ss_lease_raise(struct ss_lease *l, struct ss_conn *conn, uint64_t above, struct ss_err *err)
+{
+	int r = conn->d->lease->raise(conn, l->job->name, l->epoch, above + 1, err);
+
+	if (r < 0)
+		ss_err_prefix(err, "database %s: raising the job lease of %s", l->job->source->name,
+			      l->job->name);
+	if (r == 1)
+		l->epoch = above + 1;
+	return r;
+}
+
 int ss_lease_fence(const struct ss_jobconf *job, const struct ss_dbconf *target, uint64_t epoch,
-		   struct ss_err *err)
+		   uint64_t *held, struct ss_err *err)
 {
 	struct ss_conn *c = ss_db_connect(target, err);
 	struct ss_position p;
@@ -144,6 +156,7 @@ int ss_lease_fence(const struct ss_jobconf *job, const struct ss_dbconf *target,
 		goto out;
 	if (c->d->position_get(c, job->name, target->name, &p, err) < 0)
 		goto undo;
+	*held = p.epoch;
 	if (p.epoch > epoch) {
 		r = 0;
 		goto undo;

@@ -49,8 +49,14 @@ int ss_lease_expires(const struct ss_lease *l, const struct ss_conn *conn);
 
 /* Fence one target: write epoch into its position row, keeping the
  * position and journal it holds.  1 done, 0 the target holds a higher
- * epoch (a newer owner exists), -1 error. */
+ * epoch (*held), -1 error. */
 int ss_lease_fence(const struct ss_jobconf *job, const struct ss_dbconf *target, uint64_t epoch,
+		   uint64_t *held, struct ss_err *err) SS_MUST_CHECK;
+/* While holding the lease on conn: a target holds epoch `above`, higher
+ * than ours, so the source's lease row was reset (dropped, restored); no
+ * other process can own the job now, so move our epoch past it.  1 done,
+ * 0 the lease is not ours any more, -1 error. */
+int ss_lease_raise(struct ss_lease *l, struct ss_conn *conn, uint64_t above,
 		   struct ss_err *err) SS_MUST_CHECK;
 
 #endif

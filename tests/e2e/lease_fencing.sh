@@ -7,7 +7,7 @@
 # untouched (no new rows, position and epoch as the "new owner" left them),
 # while A's other target goes on.  Then the journal identity: a position row
 # written before identities (journal_id NULL) is adopted when the journal
-# reaches it.
+# reaches it.  Last, a lost lease row in the source does not lock the job out.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/jobs.sh"
@@ -53,4 +53,14 @@ timeout 60 "$BIN" run -c "$T/ss.ini" --once 2>"$T/b.log" || { cat "$T/b.log"; ss
 grep -q "has no journal identity" "$T/b.log" || { cat "$T/b.log"; ss_fail "legacy position not reported"; }
 ss_assert_eq "$(ss_pg_dump SRC postgres "$Q")" "$(ss_pg_dump DST postgres "$Q")" "dst1 after adoption"
 ss_assert_eq "$(ss_psql DST -Atc "SELECT journal_id = '$(cat "$T/journal/j/id")' FROM shadowsync.applied_position WHERE job = 'j'")" "t" "dst1 records the journal identity"
+
+# The source's lease row is lost (dropped, or a restore): the next owner's
+# epoch restarts below the targets'; holding the lease, it raises its epoch
+# past theirs instead of being fenced out for good.
+ss_psql SRC -c "DROP TABLE shadowsync.lease"
+ss_psql SRC -c "INSERT INTO t VALUES (1000, 'after the lease reset')"
+timeout 60 "$BIN" run -c "$T/ss.ini" --once 2>"$T/c.log" || { cat "$T/c.log"; ss_fail "run after the lease row was dropped failed"; }
+grep -q "raising the lease past it" "$T/c.log" || { cat "$T/c.log"; ss_fail "the raised epoch was not reported"; }
+ss_assert_eq "$(ss_pg_dump SRC postgres "$Q")" "$(ss_pg_dump DST postgres "$Q")" "dst1 after the lease reset"
+ss_assert_eq "$(ss_pg_dump SRC postgres "$Q")" "$(ss_pg_dump DST d2 "$Q")" "dst2 after the lease reset"
 ss_pass
