@@ -17,14 +17,10 @@ ss_write_job "$T/a.ini" "$T/ja" "test.t" mariadb "$SRC_DSN" odbc "Driver=SQLite3
 sed "s|^journal_dir = .*|journal_dir = $T/jb|" "$T/a.ini" >"$T/b.ini"
 "$BIN" install -c "$T/a.ini"
 
-"$BIN" run -c "$T/a.ini" 2>"$T/a.log" &
-A=$!
-ss_on_exit "kill -KILL $A 2>/dev/null || true"
-ss_wait_for "grep -q 'owner of the job' '$T/a.log'" 20 || { cat "$T/a.log"; ss_fail "A did not take the lease"; }
-"$BIN" run -c "$T/b.ini" 2>"$T/b.log" &
-B=$!
-ss_on_exit "kill -KILL $B 2>/dev/null || true"
-ss_wait_for "grep -q 'standby' '$T/b.log'" 20 || { cat "$T/b.log"; ss_fail "B did not report standby"; }
+ss_daemon_role "$T/a.ini" "$T/a.log" owner
+A=$SS_ROLE_PID
+ss_daemon_role "$T/b.ini" "$T/b.log" standby
+B=$SS_ROLE_PID
 ss_maria SRC -e "INSERT INTO t SELECT seq, CONCAT('a', seq) FROM seq_1_to_300"
 ss_wait_for "[ \"\$(sqlite3 '$T/dst.db' 'SELECT count(*) FROM t')\" = 300 ]" 30 || ss_fail "A did not replicate"
 [ ! -e "$T/jb" ] || ss_fail "the standby opened a journal of its own"

@@ -18,14 +18,10 @@ sed "s|^journal_dir = .*|journal_dir = $T/jb|" "$T/a.ini" >"$T/b.ini"
 "$BIN" install -c "$T/a.ini"
 same() { [ "$(sqlite3 -cmd ".timeout 10000" "$T/src.db" 'SELECT * FROM t ORDER BY id' | md5sum)" = "$(sqlite3 -cmd ".timeout 10000" "$T/dst.db" 'SELECT * FROM t ORDER BY id' | md5sum)" ]; }
 
-"$BIN" run -c "$T/a.ini" 2>"$T/a.log" &
-A=$!
-ss_on_exit "kill -KILL $A 2>/dev/null || true"
-ss_wait_for "grep -q 'owner of the job' '$T/a.log'" 20 || { cat "$T/a.log"; ss_fail "A did not take the lease"; }
-"$BIN" run -c "$T/b.ini" 2>"$T/b.log" &
-B=$!
-ss_on_exit "kill -KILL $B 2>/dev/null || true"
-ss_wait_for "grep -q 'standby' '$T/b.log'" 20 || { cat "$T/b.log"; ss_fail "B did not report standby"; }
+ss_daemon_role "$T/a.ini" "$T/a.log" owner
+A=$SS_ROLE_PID
+ss_daemon_role "$T/b.ini" "$T/b.log" standby
+B=$SS_ROLE_PID
 sqlite3 -cmd ".timeout 10000" "$T/src.db" "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 200) INSERT INTO t SELECT i, 'a' || i FROM g"
 ss_wait_for same 30 || ss_fail "A did not replicate"
 sleep 3 # past one expiry: A renews, B stays standby

@@ -27,10 +27,8 @@ sed "s|^journal_dir = .*|journal_dir = $T/jb|" "$T/a.ini" >"$T/b.ini"
 "$BIN" install -c "$T/a.ini"
 Q="SELECT * FROM t ORDER BY id"
 
-"$BIN" run -c "$T/a.ini" 2>"$T/a.log" &
-A=$!
-ss_on_exit "kill -KILL $A 2>/dev/null || true"
-ss_wait_for "grep -q 'owner of the job' '$T/a.log'" 20 || { cat "$T/a.log"; ss_fail "A did not take the lease"; }
+ss_daemon_role "$T/a.ini" "$T/a.log" owner
+A=$SS_ROLE_PID
 
 # a workload throughout: inserts, updates of earlier rows, deletes
 (
@@ -45,10 +43,8 @@ ss_wait_for "grep -q 'owner of the job' '$T/a.log'" 20 || { cat "$T/a.log"; ss_f
 W=$!
 ss_on_exit "touch '$T/stop'; kill $W 2>/dev/null || true"
 
-"$BIN" run -c "$T/b.ini" 2>"$T/b.log" &
-B=$!
-ss_on_exit "kill -KILL $B 2>/dev/null || true"
-ss_wait_for "grep -q 'standby' '$T/b.log'" 20 || { cat "$T/b.log"; ss_fail "B did not report standby"; }
+ss_daemon_role "$T/b.ini" "$T/b.log" standby
+B=$SS_ROLE_PID
 sleep 3
 [ "$(grep -c standby "$T/b.log")" = 1 ] || { cat "$T/b.log"; ss_fail "standby logged more than once"; }
 [ ! -e "$T/jb" ] || { ls -R "$T/jb"; ss_fail "the standby opened a journal of its own"; }
@@ -77,7 +73,7 @@ touch "$T/stop"
 wait $W || true
 ss_pg_wait_equal SRC postgres DST postgres "$Q" 60 || { tail -20 "$T/b.log"; ss_fail "dst1 differs from the source after the takeover"; }
 ss_pg_wait_equal SRC postgres DST d2 "$Q" 60 || { tail -20 "$T/b.log"; ss_fail "dst2 differs from the source after the takeover"; }
-[ "$(ss_psql SRC -Atc "SELECT count(*) FROM t")" -gt 10 ] || ss_fail "the workload wrote nothing"
+[ "$(ss_psql SRC -Atc "SELECT max(id) FROM t")" -gt 0 ] || ss_fail "the workload wrote nothing"
 ss_assert_eq "$(ss_psql SRC -Atc "SELECT epoch FROM shadowsync.lease WHERE job = 'j'")" "2" "lease epoch after one takeover"
 ss_assert_eq "$(ss_psql DST -Atc "SELECT epoch FROM shadowsync.applied_position WHERE job = 'j'")" "2" "dst1 position epoch"
 ss_assert_eq "$(ss_psql DST -d d2 -Atc "SELECT epoch FROM shadowsync.applied_position WHERE job = 'j'")" "2" "dst2 position epoch"

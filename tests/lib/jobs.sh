@@ -63,3 +63,17 @@ ss_daemon_stop()
 	wait "$SS_DAEMON_PID" 2>/dev/null || true
 	SS_DAEMON_PID=
 }
+
+# ss_daemon_role FILE LOG ROLE: start `shadowsync run -c FILE` in the
+# background (stderr to LOG, SIGKILLed at exit) and wait until it logs ROLE:
+# "owner" (it took the job lease) or "standby".  Its pid in SS_ROLE_PID.
+SS_ROLE_PID=
+ss_daemon_role()
+{
+	local file=$1 log=$2 role=$3 pat
+	"$(ss_bin)" run -c "$file" 2>"$log" &
+	SS_ROLE_PID=$!
+	ss_on_exit "kill -KILL $SS_ROLE_PID 2>/dev/null || true"
+	pat=$([ "$role" = owner ] && echo 'owner of the job' || echo 'standby')
+	ss_wait_for "grep -q '$pat' '$log'" 20 || { cat "$log"; ss_fail "$file: not $role"; }
+}
