@@ -50,7 +50,7 @@ DEB_BUILD := build-essential pkg-config libpq-dev libmariadb-dev unixodbc-dev \
              libevent-dev libinih-dev
 DEB_TEST  := postgresql postgresql-contrib mariadb-server mariadb-client \
              libsqliteodbc odbc-postgresql odbc-mariadb unixodbc sqlite3 \
-             clang-format procps curl clang libclang-rt-14-dev
+             clang-format procps curl clang libclang-rt-14-dev prometheus
 DEB_ALL   := $(DEB_BUILD) $(DEB_TEST)
 
 .PHONY: all deps test unit e2e asan ubsan demo bench torture install uninstall clean format format-check

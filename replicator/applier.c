@@ -90,6 +90,8 @@ static void set_state(struct ss_applier *a, int state, const char *error)
 {
 	pthread_mutex_lock(&a->mu);
 	a->stats.state = state;
+	if (state == SS_APPLIER_RETRYING || state == SS_APPLIER_FAILED)
+		a->stats.errors++;
 	if (error)
 		snprintf(a->stats.last_error, sizeof a->stats.last_error, "%s", error);
 	pthread_mutex_unlock(&a->mu);

@@ -36,6 +36,7 @@ struct ss_applier_stats {
 	uint64_t commits;
 	int64_t last_commit_us;
 	int64_t last_source_us; /* source capture time of the newest applied change */
+	uint64_t errors;        /* errors met (each retry, and the one that stopped it) */
 	char last_error[1024];
 };
 

@@ -23,7 +23,6 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 
 #include "applier.h"
 #include "capture.h"
+#include "http.h"
 #include "journal.h"
 #include "lease.h"
 #include "log.h"
@@ -57,6 +57,8 @@ struct job_rt {
 	int64_t once_err_mono;  /* --once: since when the capture keeps failing (0: it does not) */
 	int64_t *app_err_mono;  /* --once: the same per target */
 	char last_error[512];
+	uint64_t capture_errors; /* failed polls, for /metrics */
+	int64_t last_ok_poll_us; /* wall clock of the last successful poll (0: none) */
 	char ctx[128];
 	/* the job lease */
 	struct ss_lease *lease;
@@ -77,7 +79,7 @@ struct ss_daemon {
 	int once;
 	int exit_code;
 	struct event *sigterm, *sigint, *retention, *once_check;
-	struct evhttp *http;
+	struct ss_http *http;
 };
 
 static void schedule(struct job_rt *j, int64_t us)
@@ -184,6 +186,7 @@ static void do_poll(struct job_rt *j)
 	}
 	j->last_poll_mono = ss_mono_us();
 	if (n < 0) {
+		j->capture_errors++;
 		if (strcmp(err.msg, j->last_error) != 0)
 			ss_log_error(j->ctx, "%s", err.msg);
 		if (j->dm->once &&
@@ -210,6 +213,7 @@ static void do_poll(struct job_rt *j)
 	j->last_error[0] = '\0';
 	j->backoff_us = 0;
 	j->once_err_mono = 0;
+	j->last_ok_poll_us = ss_now_us();
 	if (j->dm->once && n == 0 && !full) {
 		j->capture_done = 1;
 		ss_log_info(j->ctx, "--once: everything captured (journal position %llu)",
@@ -406,105 +410,171 @@ static void status_json(struct ss_daemon *dm, struct ss_buf *out)
 	ss_buf_adds(out, "]}\n");
 }
 
+/* A label value in the Prometheus text format: \ " and newline escaped. */
+static void label(struct ss_buf *out, const char *name, const char *v)
+{
+	ss_buf_addf(out, "%s=\"", name);
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			ss_buf_addc(out, '\\');
+		if (*v == '\n') {
+			ss_buf_adds(out, "\\n");
+			continue;
+		}
+		ss_buf_addc(out, *v);
+	}
+	ss_buf_addc(out, '"');
+}
+
+static void metric_head(struct ss_buf *out, const char *name, const char *type, const char *help)
+{
+	ss_buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample: name{job="..."[,target="..."]} value */
+static void sample(struct ss_buf *out, const char *name, const char *job, const char *target,
+		   int decimals, double v)
+{
+	ss_buf_adds(out, name);
+	ss_buf_addc(out, '{');
+	label(out, "job", job);
+	if (target) {
+		ss_buf_addc(out, ',');
+		label(out, "target", target);
+	}
+	ss_buf_addc(out, '}');
+	ss_buf_addc(out, ' ');
+	ss_buf_addf(out, "%.*f", decimals, v);
+	ss_buf_addc(out, '\n');
+}
+
+/* Age in seconds of the oldest journaled change the target has not
+ * applied (0 when it has applied everything). */
+static double lag_seconds(struct job_rt *j, uint64_t applied, int64_t now)
+{
+	struct ss_journal_reader *r;
+	struct ss_jrec rec;
+	struct ss_err err;
+	double age = 0;
+
+	if (!j->journal || applied >= jlast(j))
+		return 0;
+	r = ss_journal_reader_new(j->journal, applied, &err);
+	if (!r)
+		return 0;
+	if (ss_journal_reader_next(r, &rec, &err) == 1 && now > rec.ts_us)
+		age = (double)(now - rec.ts_us) / 1e6;
+	ss_journal_reader_free(r);
+	return age;
+}
+
 static void metrics_text(struct ss_daemon *dm, struct ss_buf *out)
 {
-	ss_buf_adds(out,
-		    "# HELP shadowsync_captured_changes_total Changes journaled by the capture.\n"
-		    "# TYPE shadowsync_captured_changes_total counter\n");
-	for (int i = 0; i < dm->njobs; i++) {
-		struct ss_capture_stats cs;
-		cap_stats(&dm->jobs[i], &cs);
-		ss_buf_addf(out, "shadowsync_captured_changes_total{job=\"%s\"} %llu\n",
-			    dm->jobs[i].job->name, (unsigned long long)cs.changes);
-	}
-	ss_buf_adds(out, "# HELP shadowsync_journal_position Last journal position.\n"
-			 "# TYPE shadowsync_journal_position gauge\n");
-	for (int i = 0; i < dm->njobs; i++)
-		ss_buf_addf(out, "shadowsync_journal_position{job=\"%s\"} %llu\n",
-			    dm->jobs[i].job->name, (unsigned long long)jlast(&dm->jobs[i]));
-	ss_buf_adds(out, "# HELP shadowsync_journal_bytes Size of the journal on disk.\n"
-			 "# TYPE shadowsync_journal_bytes gauge\n");
-	for (int i = 0; i < dm->njobs; i++)
-		ss_buf_addf(out, "shadowsync_journal_bytes{job=\"%s\"} %llu\n",
-			    dm->jobs[i].job->name,
-			    (unsigned long long)(dm->jobs[i].journal ?
-							 ss_journal_bytes(dm->jobs[i].journal) :
-							 0));
-	ss_buf_adds(out,
-		    "# HELP shadowsync_applied_position Journal position committed on the target.\n"
-		    "# TYPE shadowsync_applied_position gauge\n"
-		    "# HELP shadowsync_applied_changes_total Changes applied to the target.\n"
-		    "# TYPE shadowsync_applied_changes_total counter\n"
-		    "# HELP shadowsync_target_up 1 when the applier is running.\n"
-		    "# TYPE shadowsync_target_up gauge\n");
-	for (int i = 0; i < dm->njobs; i++)
-		for (int t = 0; t < dm->jobs[i].napps; t++) {
-			struct ss_applier_stats st;
-			const char *job = dm->jobs[i].job->name,
-				   *tg = ss_applier_target(dm->jobs[i].apps[t]);
-			ss_applier_get_stats(dm->jobs[i].apps[t], &st);
-			ss_buf_addf(out,
-				    "shadowsync_applied_position{job=\"%s\",target=\"%s\"} %llu\n",
-				    job, tg, (unsigned long long)st.applied_pos);
-			ss_buf_addf(
-				out,
-				"shadowsync_applied_changes_total{job=\"%s\",target=\"%s\"} %llu\n",
-				job, tg, (unsigned long long)st.changes);
-			ss_buf_addf(out, "shadowsync_target_up{job=\"%s\",target=\"%s\"} %d\n", job,
-				    tg, st.state == SS_APPLIER_RUNNING);
+	static const struct {
+		const char *name, *type, *help;
+	} job_metrics[] = {
+		{"shadowsync_captured_changes_total", "counter",
+		 "Changes journaled by the capture."},
+		{"shadowsync_capture_errors_total", "counter",
+		 "Failed capture polls (source unreachable, statement errors)."},
+		{"shadowsync_source_up", "gauge",
+		 "1 when the capture's last poll of the source succeeded."},
+		{"shadowsync_source_last_poll_timestamp_seconds", "gauge",
+		 "Unix time of the last successful poll of the source (0: none yet)."},
+		{"shadowsync_journal_position", "gauge", "Last journal position."},
+		{"shadowsync_journal_bytes", "gauge", "Size of the journal on disk."},
+	};
+	static const struct {
+		const char *name, *type, *help;
+	} target_metrics[] = {
+		{"shadowsync_applied_position", "gauge",
+		 "Journal position committed on the target."},
+		{"shadowsync_applied_changes_total", "counter", "Changes applied to the target."},
+		{"shadowsync_target_up", "gauge", "1 when the applier is running."},
+		{"shadowsync_target_lag_changes", "gauge",
+		 "Journaled changes the target has not applied yet."},
+		{"shadowsync_target_lag_seconds", "gauge",
+		 "Age of the oldest journaled change the target has not applied (0: none)."},
+		{"shadowsync_apply_errors_total", "counter",
+		 "Errors met by the applier (each retry, and a stop)."},
+	};
+	int64_t now = ss_now_us();
+
+	for (size_t m = 0; m < sizeof job_metrics / sizeof job_metrics[0]; m++) {
+		metric_head(out, job_metrics[m].name, job_metrics[m].type, job_metrics[m].help);
+		for (int i = 0; i < dm->njobs; i++) {
+			struct job_rt *j = &dm->jobs[i];
+			struct ss_capture_stats cs;
+			double v = 0;
+
+			cap_stats(j, &cs);
+			switch (m) {
+			case 0: v = (double)cs.changes; break;
+			case 1: v = (double)j->capture_errors; break;
+			case 2: v = j->cap && !j->last_error[0] && j->last_ok_poll_us; break;
+			case 3: v = (double)j->last_ok_poll_us / 1e6; break;
+			case 4: v = (double)jlast(j); break;
+			default: v = (double)(j->journal ? ss_journal_bytes(j->journal) : 0);
+			}
+			sample(out, job_metrics[m].name, j->job->name, NULL, m == 3 ? 3 : 0, v);
 		}
-}
-
-static void on_http(struct evhttp_request *req, void *arg)
-{
-	struct ss_daemon *dm = arg;
-	const char *uri = evhttp_request_get_uri(req);
-	struct evbuffer *body = evbuffer_new();
-	struct ss_buf b;
-
-	ss_buf_init(&b);
-	if (strncmp(uri, "/metrics", 8) == 0) {
-		metrics_text(dm, &b);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-				  "text/plain; version=0.0.4");
-	} else if (strncmp(uri, "/status", 7) == 0) {
-		status_json(dm, &b);
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-				  "application/json");
-	} else {
-		evhttp_send_error(req, 404, "try /status or /metrics");
-		evbuffer_free(body);
-		ss_buf_free(&b);
-		return;
 	}
-	evbuffer_add(body, b.data, b.len);
-	evhttp_send_reply(req, 200, "OK", body);
-	evbuffer_free(body);
-	ss_buf_free(&b);
+	for (size_t m = 0; m < sizeof target_metrics / sizeof target_metrics[0]; m++) {
+		metric_head(out, target_metrics[m].name, target_metrics[m].type,
+			    target_metrics[m].help);
+		for (int i = 0; i < dm->njobs; i++) {
+			struct job_rt *j = &dm->jobs[i];
+			for (int t = 0; t < j->napps; t++) {
+				struct ss_applier_stats st;
+				uint64_t last = jlast(j);
+				double v;
+
+				ss_applier_get_stats(j->apps[t], &st);
+				switch (m) {
+				case 0: v = (double)st.applied_pos; break;
+				case 1: v = (double)st.changes; break;
+				case 2: v = st.state == SS_APPLIER_RUNNING; break;
+				case 3:
+					v = (double)(last > st.applied_pos ? last - st.applied_pos :
+									     0);
+					break;
+				case 4: v = lag_seconds(j, st.applied_pos, now); break;
+				default: v = (double)st.errors;
+				}
+				sample(out, target_metrics[m].name, j->job->name,
+				       ss_applier_target(j->apps[t]), m == 4 ? 3 : 0, v);
+			}
+		}
+	}
 }
+
+static void page_status(void *arg, struct ss_buf *out)
+{
+	status_json(arg, out);
+}
+
+static void page_metrics(void *arg, struct ss_buf *out)
+{
+	metrics_text(arg, out);
+}
+
+static const struct ss_http_page pages[] = {
+	{"/status", "application/json", page_status},
+	{"/metrics", "text/plain; version=0.0.4; charset=utf-8", page_metrics},
+};
 
 static int start_http(struct ss_daemon *dm)
 {
-	char host[256];
-	const char *colon;
+	struct ss_err err;
 
 	if (!dm->cfg->status_listen || !*dm->cfg->status_listen)
 		return 0;
-	colon = strrchr(dm->cfg->status_listen, ':');
-	if (!colon) {
-		ss_log_error(NULL, "status_listen \"%s\": expected address:port",
-			     dm->cfg->status_listen);
+	dm->http = ss_http_new(dm->base, dm->cfg->status_listen, pages, 2, dm, &err);
+	if (!dm->http) {
+		ss_log_error(NULL, "%s", err.msg);
 		return -1;
 	}
-	snprintf(host, sizeof host, "%.*s", (int)(colon - dm->cfg->status_listen),
-		 dm->cfg->status_listen);
-	dm->http = evhttp_new(dm->base);
-	if (!dm->http || evhttp_bind_socket(dm->http, host, (ev_uint16_t)atoi(colon + 1)) < 0) {
-		ss_log_error(NULL, "status_listen %s: cannot listen", dm->cfg->status_listen);
-		return -1;
-	}
-	evhttp_set_gencb(dm->http, on_http, dm);
-	ss_log_info(NULL, "status on http://%s/status and /metrics", dm->cfg->status_listen);
+	ss_log_info(NULL, "status on http://%s/status and /metrics", ss_http_bound(dm->http));
 	return 0;
 }
 
@@ -846,7 +916,7 @@ out:
 		teardown_job(&dm.jobs[i]);
 	free(dm.jobs);
 	if (dm.http)
-		evhttp_free(dm.http);
+		ss_http_free(dm.http);
 	if (dm.sigterm)
 		event_free(dm.sigterm);
 	if (dm.sigint)
