@@ -78,7 +78,9 @@ struct ss_daemon {
 	int njobs;
 	int once;
 	int exit_code;
-	struct event *sigterm, *sigint, *retention, *once_check;
+	const char *only_job; /* --job, or NULL */
+	int reload;           /* SIGHUP: reload the configuration when the loop ends */
+	struct event *sigterm, *sigint, *sighup, *retention, *once_check;
 	struct ss_http *http;
 };
 
@@ -259,6 +261,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	ss_log_info(NULL, "signal %d: stopping", (int)sig);
+	dm->reload = 0;
+	event_base_loopbreak(dm->base);
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct ss_daemon *dm = arg;
+
+	(void)sig;
+	(void)what;
+	ss_log_info(NULL, "SIGHUP: reloading %s", dm->cfg->path);
+	dm->reload = 1;
 	event_base_loopbreak(dm->base);
 }
 
@@ -866,6 +880,74 @@ static void teardown_job(struct job_rt *j)
 	ss_lease_free(j->lease);
 }
 
+/* Set up the jobs of dm->cfg (all, or --job's) and the status endpoint.
+ * Returns 0, or an exit status. */
+static int start_jobs(struct ss_daemon *dm)
+{
+	struct ss_config *cfg = dm->cfg;
+
+	dm->jobs = ss_xcalloc((size_t)cfg->njobs, sizeof *dm->jobs);
+	dm->njobs = 0;
+	for (int i = 0; i < cfg->njobs; i++) {
+		if (dm->only_job && strcmp(cfg->jobs[i].name, dm->only_job) != 0)
+			continue;
+		setup_job(dm, &dm->jobs[dm->njobs], &cfg->jobs[i]);
+		dm->njobs++;
+	}
+	if (dm->njobs == 0) {
+		ss_log_error(NULL, "no job named \"%s\"", dm->only_job ? dm->only_job : "");
+		return 2;
+	}
+	if (start_http(dm) < 0)
+		return 2;
+	ss_log_info(NULL, "shadowsync %s running %d job%s", SS_VERSION, dm->njobs,
+		    dm->njobs == 1 ? "" : "s");
+	return 0;
+}
+
+static void stop_jobs(struct ss_daemon *dm)
+{
+	for (int i = 0; i < dm->njobs; i++)
+		teardown_job(&dm->jobs[i]);
+	free(dm->jobs);
+	dm->jobs = NULL;
+	dm->njobs = 0;
+	ss_http_free(dm->http);
+	dm->http = NULL;
+}
+
+/* SIGHUP: read the file again; a file that does not load (or lacks the
+ * --job being run) keeps the running configuration.  A good one replaces
+ * it whole: every job stops after its current transaction (releasing its
+ * lease and journal) and starts again under the new settings, so added,
+ * removed and changed jobs, targets, tables, intervals and the status
+ * address all take effect. */
+static void reload(struct ss_daemon *dm, struct ss_config *orig)
+{
+	struct ss_err err;
+	struct ss_config *next = ss_config_load(dm->cfg->path, &err);
+
+	if (!next) {
+		ss_log_error(NULL, "reload: %s; keeping the running configuration", err.msg);
+		return;
+	}
+	if (dm->only_job && !ss_config_job(next, dm->only_job)) {
+		ss_log_error(NULL,
+			     "reload: %s has no job \"%s\" (run with --job); keeping the running "
+			     "configuration",
+			     next->path, dm->only_job);
+		ss_config_free(next);
+		return;
+	}
+	stop_jobs(dm);
+	if (dm->cfg != orig)
+		ss_config_free(dm->cfg);
+	dm->cfg = next;
+	ss_log_set_level(next->log_level);
+	ss_log_set_format(next->log_format);
+	ss_log_info(NULL, "reload: configuration %s in force", next->path);
+}
+
 int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
 {
 	struct ss_daemon dm;
@@ -874,6 +956,7 @@ int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
 	memset(&dm, 0, sizeof dm);
 	dm.cfg = cfg;
 	dm.once = once;
+	dm.only_job = job;
 	signal(SIGPIPE, SIG_IGN);
 	ss_log_init_libevent();
 	evthread_use_pthreads();
@@ -882,49 +965,47 @@ int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
 		ss_log_error(NULL, "cannot create the event loop");
 		return 2;
 	}
-	dm.jobs = ss_xcalloc((size_t)cfg->njobs, sizeof *dm.jobs);
-	for (int i = 0; i < cfg->njobs; i++) {
-		if (job && strcmp(cfg->jobs[i].name, job) != 0)
-			continue;
-		setup_job(&dm, &dm.jobs[dm.njobs], &cfg->jobs[i]);
-		dm.njobs++;
-	}
-	if (dm.njobs == 0) {
-		ss_log_error(NULL, "no job named \"%s\"", job ? job : "");
-		dm.exit_code = 2;
+	dm.exit_code = start_jobs(&dm);
+	if (dm.exit_code)
 		goto out;
-	}
-	if (start_http(&dm) < 0) {
-		dm.exit_code = 2;
-		goto out;
-	}
 	dm.sigterm = evsignal_new(dm.base, SIGTERM, on_signal, &dm);
 	dm.sigint = evsignal_new(dm.base, SIGINT, on_signal, &dm);
+	dm.sighup = evsignal_new(dm.base, SIGHUP, on_sighup, &dm);
 	event_add(dm.sigterm, NULL);
 	event_add(dm.sigint, NULL);
+	event_add(dm.sighup, NULL);
 	dm.retention = event_new(dm.base, -1, EV_PERSIST, on_retention, &dm);
 	event_add(dm.retention, &every30);
 	if (once) {
 		dm.once_check = event_new(dm.base, -1, EV_PERSIST, on_once_check, &dm);
 		event_add(dm.once_check, &every20ms);
 	}
-	ss_log_info(NULL, "shadowsync %s running %d job%s", SS_VERSION, dm.njobs,
-		    dm.njobs == 1 ? "" : "s");
-	event_base_dispatch(dm.base);
+	for (;;) {
+		event_base_dispatch(dm.base);
+		if (!dm.reload)
+			break;
+		dm.reload = 0;
+		reload(&dm, cfg);
+		if (!dm.jobs) { /* the new configuration replaced the old one */
+			dm.exit_code = start_jobs(&dm);
+			if (dm.exit_code)
+				break;
+		}
+	}
 out:
-	for (int i = 0; i < dm.njobs; i++)
-		teardown_job(&dm.jobs[i]);
-	free(dm.jobs);
-	if (dm.http)
-		ss_http_free(dm.http);
+	stop_jobs(&dm);
 	if (dm.sigterm)
 		event_free(dm.sigterm);
 	if (dm.sigint)
 		event_free(dm.sigint);
+	if (dm.sighup)
+		event_free(dm.sighup);
 	if (dm.retention)
 		event_free(dm.retention);
 	if (dm.once_check)
 		event_free(dm.once_check);
 	event_base_free(dm.base);
+	if (dm.cfg != cfg)
+		ss_config_free(dm.cfg);
 	return dm.exit_code;
 }

@@ -25,6 +25,7 @@ unit=$R/usr/local/lib/systemd/system/shadowsync.service
 grep -q '^ExecStart=/usr/local/bin/shadowsync run -c /etc/shadowsync/shadowsync.ini$' "$unit" ||
 	ss_fail "unexpected ExecStart: $(grep ExecStart "$unit")"
 ! grep -q RestartPreventExitStatus "$unit" || ss_fail "the unit still refuses to restart on exit 2"
+grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$unit" || ss_fail "the unit has no ExecReload (SIGHUP reload)"
 
 # The unit's syntax, with ExecStart pointing at the installed binary.
 if command -v systemd-analyze >/dev/null; then
