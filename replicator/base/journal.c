@@ -287,10 +287,13 @@ struct ss_journal *ss_journal_open(const char *dir, enum ss_fsync_mode mode, uin
 		ss_err_set(err, "journal %s: fsync %s: %s", dir, path, strerror(errno));
 		goto fail;
 	}
-	if (j->cur.fd >= 0) {
-		end.pos = j->last_pos;
-		end.seg = j->cur.first_pos;
-		end.off = j->cur.size;
+	for (size_t i = j->nsegs; i-- > 0 && j->last_pos;) {
+		if (j->segs[i].last_pos >= j->segs[i].first_pos) {
+			end.pos = j->last_pos; /* the newest segment may hold no record */
+			end.seg = j->segs[i].first_pos;
+			end.off = j->segs[i].bytes;
+			break;
+		}
 	}
 	if (ss_jn_end_write(j, &end, j->mode != SS_FSYNC_OFF, err) < 0)
 		goto fail;

@@ -630,6 +630,41 @@ static void test_durable_truncation(void)
 		CHECK(strstr(err.msg, path) != NULL);
 	ss_journal_free(j);
 
+	/* a newest segment holding nothing but its header (a crash right after
+	 * a rollover created it): the committed end stays in the one before,
+	 * however often the journal is reopened */
+	test_dir(dir, sizeof dir, "durable_empty_newest");
+	durable_journal(dir);
+	{
+		uint8_t h[32] = "SSJRNL1\n";
+		int fd;
+
+		h[8] = 1;
+		h[12] = 32;
+		h[16] = 101;
+		seg_file(path, sizeof path, dir, 101, ".seg");
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		CHECK(fd >= 0);
+		CHECK(write(fd, h, sizeof h) == (ssize_t)sizeof h);
+		close(fd);
+	}
+	for (int round = 0; round < 3; round++) {
+		j = must_open(dir, SS_FSYNC_BATCH, 4096);
+		if (!j)
+			break;
+		CHECK_INT(ss_journal_last_pos(j), 100);
+		ss_journal_free(j);
+	}
+	j = must_open(dir, SS_FSYNC_BATCH, 4096);
+	if (j) {
+		append_range(j, 101, 110, 0, 100);
+		CHECK_INT(read_all(j, 0, 110, 100), 110);
+		ss_journal_free(j);
+	}
+	seg_file(path, sizeof path, dir, 101, ".seg");
+	CHECK(truncate(path, 32 + 5 * 136) == 0);
+	expect_refused(dir, 101, "offset 712");
+
 	/* a crash before the last commit's fsync returned: its torn tail is
 	 * cut (noted), and the positions it would have taken, never
 	 * acknowledged, are handed out again */
