@@ -11,6 +11,7 @@
 # shadow row behind (OR FAIL keeps only the rows written before the error).
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
+. "$(dirname "$0")/../lib/jobs.sh"
 
 command -v sqlite3 >/dev/null || ss_fail "the sqlite3 shell is not installed (make deps)"
 lite() {
@@ -34,25 +35,11 @@ ss_psql PG -d dst -c 'CREATE TABLE people (id bigint PRIMARY KEY, email text, na
   CREATE TABLE codes (code text PRIMARY KEY, tenant bigint, slot bigint, label text);
   CREATE TABLE wr (a bigint, b text, u text, PRIMARY KEY (a, b));'
 
-cat >"$T/ss.ini" <<EOF
-[shadowsync]
-journal_dir = $T/journal
-[database src]
-driver = odbc
-dsn = Driver=SQLite3;Database=$SRC
-[database dst]
-driver = odbc
-dsn = Driver=SQLite3;Database=$DST
-[database pg]
-driver = postgres
-dsn = host=127.0.0.1 port=$PG_PORT dbname=dst user=postgres
-[job j]
-source = src
-targets = dst, pg
-tables = main.*
-poll_interval = 100ms
-batch_rows = 7
-EOF
+# targets dst1 (SQLite) and dst2 (PostgreSQL); small batches, so that a
+# statement's deletes and upserts land in different target commits
+ss_write_job "$T/ss.ini" "$T/journal" 'main.*' odbc "Driver=SQLite3;Database=$SRC" \
+	odbc "Driver=SQLite3;Database=$DST" postgres "host=127.0.0.1 port=$PG_PORT dbname=dst user=postgres"
+sed -i 's/^batch_rows = .*/batch_rows = 7/' "$T/ss.ini"
 "$BIN" install -c "$T/ss.ini" 2>"$T/install.log" || { cat "$T/install.log"; ss_fail "install failed"; }
 
 shadow_rows() { lite "$SRC" 'SELECT count(*) FROM shadowsync_log_j'; }
