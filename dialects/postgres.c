@@ -437,17 +437,29 @@ static int check_job_name(struct ss_conn *c, const char *job, struct ss_err *err
 
 /* The image of a row of the transition table rec: a JSON object of each
  * column's own text form (its output function under the capture function's
- * pinned settings) or null; json_object takes any number of columns. */
+ * pinned settings) or null.  json_build_object takes up to 50 columns
+ * and is the cheaper; json_object(names, values) takes any number. */
 static void image_expr(const struct ss_tableinfo *t, const char *rec, int keys_only,
 		       struct ss_buf *out)
 {
-	int n = keys_only ? t->npk : t->ncols;
+	int n = keys_only ? t->npk : t->ncols, pairs = n <= 50;
 
-	ss_buf_adds(out, "json_object(ARRAY[");
+	ss_buf_adds(out, pairs ? "json_build_object(" : "json_object(ARRAY[");
 	for (int i = 0; i < n; i++) {
+		const char *name = t->cols[keys_only ? t->pk[i] : i].name;
 		if (i)
 			ss_buf_adds(out, ", ");
-		ss_sql_quote_literal(out, t->cols[keys_only ? t->pk[i] : i].name);
+		ss_sql_quote_literal(out, name);
+		if (pairs)
+			ss_buf_addf(out, ", %s.", rec);
+		if (pairs) {
+			ss_sql_quote_ident(out, name);
+			ss_buf_adds(out, "::text");
+		}
+	}
+	if (pairs) {
+		ss_buf_addc(out, ')');
+		return;
 	}
 	ss_buf_adds(out, "]::text[], ARRAY[");
 	for (int i = 0; i < n; i++) {
@@ -458,6 +470,109 @@ static void image_expr(const struct ss_tableinfo *t, const char *rec, int keys_o
 		ss_buf_adds(out, "::text");
 	}
 	ss_buf_adds(out, "]::text[])");
+}
+
+/* The WHEN of the row trigger that writes the delete of a changed key:
+ * the key changed by the type's equality or by its text (-0 and 0, a
+ * citext 'a' and 'A').  A false alarm only deletes a key the statement
+ * writes again right after. */
+static void key_changed_expr(const struct ss_tableinfo *t, struct ss_buf *out)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		ss_buf_adds(out, pass ? " OR ROW(" : "ROW(");
+		for (int side = 0; side < 2; side++) {
+			if (side)
+				ss_buf_adds(out, ") IS DISTINCT FROM ROW(");
+			for (int k = 0; k < t->npk; k++) {
+				ss_buf_adds(out, k ? ", " : "");
+				ss_buf_adds(out, side ? "NEW." : "OLD.");
+				ss_sql_quote_ident(out, t->cols[t->pk[k]].name);
+				if (pass)
+					ss_buf_adds(out, "::text");
+			}
+		}
+		ss_buf_addc(out, ')');
+	}
+}
+
+/* SET clauses for the settings that change how a value of one of t's
+ * columns prints (doc/types.md): none for a table of integers and text,
+ * every one for a type not known here (arrays of them, composites,
+ * domains, extensions' types).  Each costs a little on every call. */
+static void pinned_settings(const struct ss_tableinfo *t, struct ss_buf *out)
+{
+	enum { DT = 1, FL = 2, BY = 4, MO = 8, ALL = 15 | 16 };
+	static const struct {
+		const char *prefix; /* format_type() output, modifier removed */
+		int needs;
+	} known[] = {
+		{"smallint", 0},
+		{"integer", 0},
+		{"bigint", 0},
+		{"numeric", 0},
+		{"text", 0},
+		{"character varying", 0},
+		{"character", 0},
+		{"boolean", 0},
+		{"uuid", 0},
+		{"json", 0},
+		{"jsonb", 0},
+		{"oid", 0},
+		{"inet", 0},
+		{"cidr", 0},
+		{"macaddr", 0},
+		{"real", FL},
+		{"double precision", FL},
+		{"bytea", BY},
+		{"money", MO},
+		{"date", DT},
+		{"time", DT}, /* time, timetz, timestamp, timestamptz */
+		{"interval", DT},
+		{"tstzrange", DT},
+		{"tsrange", DT},
+		{"daterange", DT},
+	};
+	int needs = 0;
+
+	for (int i = 0; i < t->ncols; i++) {
+		char base[64];
+		const char *ty = t->cols[i].type ? t->cols[i].type : "";
+		size_t n = 0;
+		/* "timestamp(3) with time zone[]" -> "timestamp with time zone" */
+		for (const char *p = ty; *p && *p != '[' && n + 1 < sizeof base; p++) {
+			if (*p == '(') {
+				while (*p && *p != ')')
+					p++;
+				if (!*p)
+					break;
+				continue;
+			}
+			base[n++] = *p;
+		}
+		base[n] = '\0';
+		int found = ALL;
+		for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+			size_t l = strlen(known[k].prefix);
+			if (strncmp(base, known[k].prefix, l) == 0 &&
+			    (base[l] == '\0' || (known[k].needs == DT && base[l] == ' ') ||
+			     (known[k].needs == DT && strncmp(base, "time", 4) == 0))) {
+				found = known[k].needs;
+				break;
+			}
+		}
+		needs |= found;
+	}
+	if (needs & DT)
+		ss_buf_adds(out, "SET DateStyle = 'ISO, YMD'\nSET IntervalStyle = 'postgres'\n"
+				 "SET TimeZone = 'UTC'\n");
+	if (needs & FL)
+		ss_buf_adds(out, "SET extra_float_digits = 3\n");
+	if (needs & BY)
+		ss_buf_adds(out, "SET bytea_output = 'hex'\n");
+	if (needs & MO)
+		ss_buf_adds(out, "SET lc_monetary = 'C'\n");
+	if (needs & 16)
+		ss_buf_adds(out, "SET quote_all_identifiers = off\n");
 }
 
 /* shadowsync_<event>_<job>: one trigger per event (a trigger with
@@ -504,7 +619,8 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 	}
 	for (int i = 0; i < n; i++) {
 		const struct ss_tableinfo *t = &tables[i];
-		struct ss_buf q, slit, tlit, func, newk, oldk, newr, comment, cl, ti, tu, td;
+		struct ss_buf q, slit, tlit, func, newk, oldk, newr, same, comment, cl, ti, tu, td;
+		struct ss_buf oldrk, tk, pins;
 		char tag[17], fname[40];
 		int r;
 
@@ -517,6 +633,10 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		ss_buf_init(&newk);
 		ss_buf_init(&oldk);
 		ss_buf_init(&newr);
+		ss_buf_init(&same);
+		ss_buf_init(&oldrk);
+		ss_buf_init(&tk);
+		ss_buf_init(&pins);
 		ss_buf_init(&comment);
 		ss_buf_init(&cl);
 		ss_buf_init(&ti);
@@ -529,6 +649,10 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		image_expr(t, "n", 1, &newk);
 		image_expr(t, "o", 1, &oldk);
 		image_expr(t, "n", 0, &newr);
+		key_changed_expr(t, &same);
+		image_expr(t, "OLD", 1, &oldrk);
+		event_trigger_name("keys", job, &tk);
+		pinned_settings(t, &pins);
 		event_trigger_name("insert", job, &ti);
 		event_trigger_name("update", job, &tu);
 		event_trigger_name("delete", job, &td);
@@ -563,6 +687,14 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 				    tu.data,
 				    "TRIGGER_DELETE",
 				    td.data,
+				    "KEY_CHANGED",
+				    same.data,
+				    "OLD_ROW_KEY",
+				    oldrk.data,
+				    "TRIGGER_KEYS",
+				    tk.data,
+				    "PINNED_SETTINGS",
+				    pins.data ? pins.data : "",
 				    NULL};
 		r = ss_ddl_expand(ss_ddl_get("postgres/install_table.sql"), kv, out, err);
 		ss_buf_free(&q);
@@ -572,6 +704,10 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		ss_buf_free(&newk);
 		ss_buf_free(&oldk);
 		ss_buf_free(&newr);
+		ss_buf_free(&same);
+		ss_buf_free(&oldrk);
+		ss_buf_free(&tk);
+		ss_buf_free(&pins);
 		ss_buf_free(&comment);
 		ss_buf_free(&cl);
 		ss_buf_free(&ti);
@@ -634,7 +770,7 @@ static int pg_capture_uninstall_sql(struct ss_conn *c, const char *job,
 {
 	struct ss_buf log, names;
 	struct uninst_state st;
-	static const char *const events[] = {"capture", "insert", "update", "delete"};
+	static const char *const events[] = {"capture", "insert", "keys", "update", "delete"};
 	int rc = -1;
 
 	(void)tables;

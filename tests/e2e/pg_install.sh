@@ -57,7 +57,7 @@ before=$(catalog)
 grep -q 'CREATE OR REPLACE TRIGGER' "$T/install.sql" || ss_fail "dry-run printed no trigger DDL"
 ss_assert_eq "$before" "$(catalog)" "dry-run changed the catalog"
 ss_psql SRC -f "$T/install.sql" >/dev/null
-ss_assert_eq "shadowsync_delete_orders shadowsync_insert_orders shadowsync_update_orders" \
+ss_assert_eq "shadowsync_delete_orders shadowsync_insert_orders shadowsync_keys_orders shadowsync_update_orders" \
 	"$(ss_psql SRC -c "SELECT string_agg(tgname, ' ' ORDER BY tgname) FROM pg_trigger WHERE tgname LIKE 'shadowsync%'")" \
 	"triggers created from the dry-run SQL"
 
