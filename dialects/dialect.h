@@ -61,6 +61,10 @@ void ss_tableinfo_finish_pk(struct ss_tableinfo *t);
 /* PostgreSQL type name (pg_type.typname) -> journal form; shared by the
  * native and the ODBC PostgreSQL flavours. */
 uint8_t ss_postgres_vtype(const char *typname);
+/* PostgreSQL: the row image of record rec (an alias or OLD/NEW) as the
+ * capture writes it, each column's own text form (keys_only: the key). */
+void ss_postgres_image_expr(const struct ss_tableinfo *t, const char *rec, int keys_only,
+			    struct ss_buf *out);
 int ss_tableinfo_col(const struct ss_tableinfo *t, const char *name); /* index or -1 */
 /* "schema.table" with both parts quoted through the dialect. */
 void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const char *name,
@@ -199,6 +203,8 @@ struct ss_poll_ops {
 	 * the image is fine as it is. */
 	int (*image_fix)(const struct ss_tableinfo *t, const char *img, size_t len,
 			 struct ss_buf *out);
+	/* Optional: every row image value is its text form (ss_image_parse_text). */
+	int text_values;
 };
 extern const struct ss_poll_ops ss_pg_poll_ops;      /* dialects/postgres_poll.c */
 extern const struct ss_poll_ops ss_mariadb_poll_ops; /* dialects/mariadb_poll.c */

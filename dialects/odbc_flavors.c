@@ -91,7 +91,7 @@ static int int_value(const char *s, size_t n)
 static int pq_setup(struct odbc_conn *c, struct ss_err *err)
 {
 	static const char *const set[] = {"SET TimeZone = 'UTC'", "SET DateStyle = 'ISO'",
-					  "SET IntervalStyle = 'iso_8601'",
+					  "SET IntervalStyle = 'postgres'",
 					  "SET extra_float_digits = 3", NULL};
 
 	for (int i = 0; set[i]; i++)

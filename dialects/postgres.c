@@ -94,7 +94,7 @@ static struct ss_conn *pg_connect(const struct ss_dbconf *db, struct ss_err *err
 	keys[n] = "client_encoding";
 	vals[n++] = "UTF8";
 	keys[n] = "options";
-	vals[n++] = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=iso_8601 -c "
+	vals[n++] = "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c "
 		    "extra_float_digits=3 -c bytea_output=hex -c lc_monetary=C";
 	if (ss_db_password(db)) {
 		keys[n] = "password";
@@ -439,8 +439,8 @@ static int check_job_name(struct ss_conn *c, const char *job, struct ss_err *err
  * column's own text form (its output function under the capture function's
  * pinned settings) or null.  json_build_object takes up to 50 columns
  * and is the cheaper; json_object(names, values) takes any number. */
-static void image_expr(const struct ss_tableinfo *t, const char *rec, int keys_only,
-		       struct ss_buf *out)
+void ss_postgres_image_expr(const struct ss_tableinfo *t, const char *rec, int keys_only,
+			    struct ss_buf *out)
 {
 	int n = keys_only ? t->npk : t->ncols, pairs = n <= 50;
 
@@ -646,11 +646,11 @@ static int pg_capture_install_sql(struct ss_conn *c, const char *job,
 		ss_sql_quote_literal(&slit, t->schema);
 		ss_sql_quote_literal(&tlit, t->name);
 		ss_sql_quote_ident(&func, fname);
-		image_expr(t, "n", 1, &newk);
-		image_expr(t, "o", 1, &oldk);
-		image_expr(t, "n", 0, &newr);
+		ss_postgres_image_expr(t, "n", 1, &newk);
+		ss_postgres_image_expr(t, "o", 1, &oldk);
+		ss_postgres_image_expr(t, "n", 0, &newr);
 		key_changed_expr(t, &same);
-		image_expr(t, "OLD", 1, &oldrk);
+		ss_postgres_image_expr(t, "OLD", 1, &oldrk);
 		event_trigger_name("keys", job, &tk);
 		pinned_settings(t, &pins);
 		event_trigger_name("insert", job, &ti);

@@ -2,9 +2,9 @@
  * postgres_poll.c -- PostgreSQL SQL for timestamp-column capture
  * (replicator/poller.c; contract in dialects/dialect.h, struct ss_poll_ops).
  *
- * The row image is to_json(row)::text, the same JSON the capture trigger
- * writes (row_to_json), so ss_image_parse gives values the same journal
- * form as trigger capture.  Timestamps are bound as ISO text with "+00"
+ * The row image is the one the capture trigger writes (each column's own
+ * text form, ss_postgres_image_expr; the session pins the settings the
+ * trigger pins), so values have the same journal form as trigger capture.  Timestamps are bound as ISO text with "+00"
  * (PostgreSQL ignores the zone for timestamp without time zone, and the
  * session runs in UTC), keys as their own ::text output.
  */
@@ -28,7 +28,9 @@ static int pgp_select_sql(const struct ss_poll_spec *s, int from, int limit, str
 {
 	int npk = s->t->npk, upper;
 
-	ss_buf_adds(out, "SELECT to_json(" ROW ")::text, (extract(epoch FROM ");
+	ss_buf_adds(out, "SELECT ");
+	ss_postgres_image_expr(s->t, ROW, 0, out);
+	ss_buf_adds(out, "::text, (extract(epoch FROM ");
 	col(out, s->ts_col);
 	ss_buf_adds(out, ") * 1000000)::bigint, ");
 	if (s->soft_delete_col && *s->soft_delete_col) {
@@ -95,4 +97,5 @@ const struct ss_poll_ops ss_pg_poll_ops = {
 	.select_sql = pgp_select_sql,
 	.keyscan_sql = pgp_keyscan_sql,
 	.ts_param = pgp_ts_param,
+	.text_values = 1,
 };

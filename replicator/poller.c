@@ -587,9 +587,11 @@ static int on_row(void *arg, int n, const char *const *v, const size_t *l, struc
 		return 0;
 	}
 	change_start(p, deleted ? 'D' : 'U', ts);
-	if (ss_image_parse(&p->change, 1, img, ilen, t->key_cols, t->nkey_cols, err) < 0 ||
-	    (!deleted &&
-	     ss_image_parse(&p->change, 0, img, ilen, t->row_cols, t->nrow_cols, err) < 0)) {
+	int (*parse)(struct ss_change *, int, const char *, size_t, const struct ss_image_col *,
+		     int, struct ss_err *) =
+		p->ops->text_values ? ss_image_parse_text : ss_image_parse;
+	if (parse(&p->change, 1, img, ilen, t->key_cols, t->nkey_cols, err) < 0 ||
+	    (!deleted && parse(&p->change, 0, img, ilen, t->row_cols, t->nrow_cols, err) < 0)) {
 		ss_err_prefix(err, "table %s.%s", p->schema, p->name);
 		return -1;
 	}

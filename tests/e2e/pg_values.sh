@@ -70,8 +70,16 @@ INSERT INTO matrix (id, f8, f4, iv, d, ts, tz) VALUES
 SQL
 NROWS=5
 
-ss_write_job "$T/ss.ini" "$T/journal" "public.small, public.big, public.docs" \
+# polled: timestamp capture reads the same text forms as the triggers
+for db in SRC DST; do
+	ss_psql $db -c "CREATE TABLE polled (id int PRIMARY KEY, ia int[], comp pair, jb jsonb, iv interval,
+	  at timestamptz NOT NULL DEFAULT clock_timestamp())"
+done
+ss_write_job "$T/ss.ini" "$T/journal" "public.small, public.big, public.docs, public.polled" \
 	postgres "$SRC_DSN" postgres "$DST_DSN"
+printf '[job j table public.polled]\ncapture = timestamp\ntimestamp_column = at\n' >>"$T/ss.ini"
+ss_psql SRC -c "INSERT INTO polled (id, ia, comp, jb, iv) VALUES (1, '{1,NULL,3}', '(1,\"x, y\")', 'null', '-1 day -02:00:00'),
+  (2, '{}', NULL, '[1, 2]', NULL)"
 "$BIN" install -c "$T/ss.ini"
 
 # Every setting that changes how a value prints, set against us.
@@ -105,6 +113,7 @@ same()
 }
 same "SELECT * FROM small ORDER BY id" "small batches (json_to_recordset)"
 same "SELECT * FROM big ORDER BY id" "one batch of 100 rows (COPY)"
+same "SELECT * FROM polled ORDER BY id" "timestamp capture"
 # the two paths wrote the same values
 ss_assert_eq "" "$(ss_psql DST -c "SELECT s.id FROM small s JOIN big g ON g.id % 100 = s.id
    WHERE (s.*)::text IS DISTINCT FROM regexp_replace((g.*)::text, '^\(\d+,', '(' || s.id || ',')")" \
