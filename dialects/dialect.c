@@ -325,6 +325,45 @@ static int has_table(struct ss_tableinfo *t, int n, const char *schema, const ch
 	return 0;
 }
 
+/* Every column a table's settings name must be a column of the table:
+ * a misspelt exclude_columns entry would otherwise replicate the column it
+ * meant to keep out.  A key column cannot be left out. */
+static int check_named_columns(const struct ss_jobconf *job, const struct ss_tableinfo *t,
+			       const char *db, struct ss_err *err)
+{
+	struct ss_table_settings s;
+	int line = job->line;
+
+	ss_config_table_settings(job, t->schema, t->name, &s);
+	for (int i = 0; i < job->ntableconfs; i++) {
+		const struct ss_tableconf *tc = &job->tableconfs[i];
+		if (strcmp(tc->spec.name, t->name) == 0 &&
+		    (!tc->spec.schema || strcmp(tc->spec.schema, t->schema) == 0) &&
+		    tc->s.nexclude > 0)
+			line = tc->line;
+	}
+	for (int k = 0; k < s.nexclude; k++) {
+		int ci = ss_tableinfo_col(t, s.exclude_columns[k]);
+		if (ci < 0) {
+			ss_err_set(err,
+				   "%s:%d: exclude_columns names \"%s\", which is not a column of "
+				   "%s.%s in database %s",
+				   job->path ? job->path : "?", line, s.exclude_columns[k],
+				   t->schema, t->name, db);
+			return -1;
+		}
+		if (t->cols[ci].pk_pos) {
+			ss_err_set(err,
+				   "%s:%d: exclude_columns names \"%s\", a primary key column of "
+				   "%s.%s: changes are applied by key, so it cannot be left out",
+				   job->path ? job->path : "?", line, s.exclude_columns[k],
+				   t->schema, t->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int ss_db_job_tables(struct ss_conn *c, const struct ss_jobconf *job, struct ss_tableinfo **out,
 		     int *n, struct ss_err *err)
 {
@@ -368,6 +407,11 @@ int ss_db_job_tables(struct ss_conn *c, const struct ss_jobconf *job, struct ss_
 					   "table %s.%s in database %s has no primary key; "
 					   "shadowsync needs one to apply changes by key",
 					   schemas[k], names[k], c->db->name);
+				ss_strv_free(schemas, m);
+				ss_strv_free(names, m);
+				goto fail;
+			}
+			if (check_named_columns(job, &t[cnt - 1], c->db->name, err) < 0) {
 				ss_strv_free(schemas, m);
 				ss_strv_free(names, m);
 				goto fail;

@@ -603,6 +603,22 @@ static void lease_after(struct job_rt *j, int64_t us)
 
 /* Stop what owning the job started: appliers first (they stop between
  * target transactions), then the lease, the capture and the journal. */
+/* The connection that took the lease is gone (the capture failed to
+ * start, say).  A session's lock went with it; an expiry lease (SQLite)
+ * would hold the job for lease_timeout after we stopped: give it up on a
+ * connection of its own. */
+static void release_expiry_lease(struct job_rt *j)
+{
+	struct ss_err e;
+	struct ss_conn *c = ss_db_connect(j->job->source, &e);
+
+	if (!c)
+		return;
+	if (ss_lease_expires(j->lease, c))
+		ss_lease_release(j->lease, c);
+	ss_db_disconnect(c);
+}
+
 static void stop_owning(struct job_rt *j, int release)
 {
 	for (int t = 0; t < j->napps; t++)
@@ -620,8 +636,11 @@ static void stop_owning(struct job_rt *j, int release)
 	j->fd = -1;
 	if (j->timer)
 		evtimer_del(j->timer);
-	if (release && j->cap && ss_capture_connected(j->cap))
+	if (release && j->cap && ss_capture_connected(j->cap)) {
 		ss_lease_release(j->lease, ss_capture_conn(j->cap));
+	} else if (release && j->owner) {
+		release_expiry_lease(j);
+	}
 	ss_capture_free(j->cap);
 	j->cap = NULL;
 	ss_journal_free(j->journal);
@@ -772,6 +791,7 @@ static int take_over(struct job_rt *j, struct ss_conn *conn, struct ss_err *err)
 	return 0;
 fail:
 	stop_owning(j, 0);
+	release_expiry_lease(j);
 	return -1;
 }
 

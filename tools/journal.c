@@ -190,6 +190,10 @@ int ss_cmd_journal(int argc, char **argv)
 					 "journal -c FILE dump)");
 		return 2;
 	}
+	if (have_from && have_to && from > to) {
+		ss_tool_error("journal", "--from is after --to: the window is empty");
+		return 2;
+	}
 	if (is_adopt && (!job || !target)) {
 		ss_tool_error("journal", "adopt needs --job J and --target X");
 		return 2;

@@ -791,6 +791,7 @@ static int validate(struct loader *L)
 		return fail_at(L, L->line, "no [job NAME] section: nothing to replicate");
 	for (int i = 0; i < c->njobs; i++) {
 		struct ss_jobconf *j = &c->jobs[i];
+		j->path = c->path;
 		if (!j->source_name)
 			return fail_at(L, j->line, "missing required key source in [job %s]",
 				       j->name);

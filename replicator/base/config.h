@@ -60,6 +60,7 @@ struct ss_tableconf {
 struct ss_jobconf {
 	char *name;
 	int line;
+	const char *path; /* the configuration file (for file:line messages) */
 	char *source_name;
 	struct ss_dbconf *source;
 	char **target_names;

@@ -53,4 +53,14 @@ expect_error "missing config file" run -c "$d/missing.ini"
 grep -q "$d/missing.ini" "$d/err" ||
 	ss_fail "missing config file not named in the error: $(cat "$d/err")"
 
+# TIME arguments: strict, and a window that ends before it starts is an error.
+printf '[shadowsync]\njournal_dir = %s/j\n[database s]\ndriver = odbc\ndsn = Driver=SQLite3;Database=%s/s.db\n[database t]\ndriver = odbc\ndsn = Driver=SQLite3;Database=%s/t.db\n[job j]\nsource = s\ntargets = t\ntables = main.t\n' \
+	"$d" "$d" "$d" >"$d/ss.ini"
+expect_error "--from after --to" journal -c "$d/ss.ini" dump --from 2026-12-01T00:00:00Z --to 2026-11-01T00:00:00Z
+grep -q -- "--from is after --to" "$d/err" || ss_fail "--from after --to: $(cat "$d/err")"
+for bad in 2026-11-21T10:00:60Z 2026-11-21T10:00:00+99:00 yesterday; do
+	expect_error "--from $bad" journal -c "$d/ss.ini" dump --from "$bad"
+	grep -q -- "$bad" "$d/err" || ss_fail "--from $bad not named: $(cat "$d/err")"
+done
+
 ss_pass

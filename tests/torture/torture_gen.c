@@ -354,7 +354,7 @@ static void st_update_range(void)
 		       eng == MY ? "CONCAT(COALESCE(s, ''), '.')" : "COALESCE(s, '') || '.'", a,
 		       b);
 	else
-		printf("UPDATE tt SET b = NOT b, f = f * 2 WHERE id BETWEEN %ld AND %ld;\n", a, b);
+		printf("UPDATE tt SET b = NOT b, f = f / 2 WHERE id BETWEEN %ld AND %ld;\n", a, b);
 }
 
 static void st_key_change(void)
