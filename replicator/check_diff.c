@@ -52,6 +52,22 @@ static void *work_run(void *arg)
 	return NULL;
 }
 
+/* The same work for the source (w[0]) and the target (w[1]). */
+static void work_init(struct ss_check_work *w, struct ss_check_pair *x, int op, ss_check_keyv lo,
+		      ss_check_keyv hi, ss_check_keyv *bounds, int nb)
+{
+	memset(w, 0, sizeof *w * 2);
+	for (int i = 0; i < 2; i++) {
+		w[i].x = x;
+		w[i].sd = i ? &x->t : &x->s;
+		w[i].op = op;
+		w[i].lo = lo;
+		w[i].hi = hi;
+		w[i].bounds = bounds;
+		w[i].nb = nb;
+	}
+}
+
 /* Run the source's and the target's work in parallel. */
 static int run_both(struct ss_check_work *w, struct ss_err *err)
 {
@@ -78,17 +94,9 @@ int ss_check_hash_both(struct ss_check_pair *x, ss_check_keyv lo, ss_check_keyv 
 {
 	struct ss_check_work w[2];
 
-	memset(w, 0, sizeof w);
-	for (int i = 0; i < 2; i++) {
-		w[i].x = x;
-		w[i].sd = i ? &x->t : &x->s;
-		w[i].op = W_HASH;
-		w[i].lo = lo;
-		w[i].hi = hi;
-		w[i].bounds = bounds;
-		w[i].nb = nb;
-		w[i].sums = i ? tsum : ssum;
-	}
+	work_init(w, x, W_HASH, lo, hi, bounds, nb);
+	w[0].sums = ssum;
+	w[1].sums = tsum;
 	return run_both(w, err);
 }
 
@@ -150,18 +158,9 @@ static int diff_rows(struct ss_check_pair *x, ss_check_keyv lo, ss_check_keyv hi
 	struct ss_check_work w[2];
 	int rc, first = x->npend;
 
-	memset(w, 0, sizeof w);
 	ss_log_debug(x->res->table, "%s: rows of (%s, %s]", x->t.db, lo ? lo[0] : "-inf",
 		     hi ? hi[0] : "+inf");
-	for (int i = 0; i < 2; i++) {
-		w[i].x = x;
-		w[i].sd = i ? &x->t : &x->s;
-		w[i].op = W_ROWS;
-		w[i].lo = lo;
-		w[i].hi = hi;
-		w[i].bounds = keys;
-		w[i].nb = nkeys;
-	}
+	work_init(w, x, W_ROWS, lo, hi, keys, nkeys);
 	rc = run_both(w, err);
 	struct ss_check_rows *a = &w[0].rows, *b = &w[1].rows;
 	if (rc == 0) {
@@ -211,14 +210,7 @@ static int stream_compare(struct ss_check_pair *x, ss_check_keyv lo, ss_check_ke
 	ss_check_keyv *keys = NULL;
 	int nkeys = 0, rc;
 
-	memset(w, 0, sizeof w);
-	for (int i = 0; i < 2; i++) {
-		w[i].x = x;
-		w[i].sd = i ? &x->t : &x->s;
-		w[i].op = W_KHASH;
-		w[i].lo = lo;
-		w[i].hi = hi;
-	}
+	work_init(w, x, W_KHASH, lo, hi, NULL, 0);
 	rc = run_both(w, err);
 	struct ss_check_khashes *a = &w[0].khash, *b = &w[1].khash;
 	if (rc == 0) {
