@@ -27,7 +27,6 @@
  * comes from dialects/check_sql.c through check_side.c, and nothing here
  * knows a database's syntax.
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,29 +196,7 @@ struct ss_check_chunk {
 	uint64_t ns, nt; /* rows on each side when first hashed */
 };
 
-/* Pass 1, every chunk: the source cuts the key space into chunks and
- * hashes each (the calling thread), the target hashes the chunks as they
- * are cut (a thread of its own), so each database works without waiting
- * for the other's chunk.  The chunk size adapts to the slower side. */
-struct ss_check_scan {
-	struct ss_check_pair *x;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct ss_check_scan_chunk {
-		ss_check_keyv lo, hi; /* lo is the previous chunk's hi */
-		struct ss_canon_sum s, t;
-	} * v;
-	int n, cap;        /* chunks cut (and hashed on the source) */
-	int cut_done;      /* the last chunk is cut */
-	int failed;        /* a side failed: stop */
-	int differ;        /* chunks whose sums differ so far */
-	double tgt_s;      /* seconds the target took for its last chunk */
-	int64_t first_bad; /* when the first differing chunk was seen */
-	int src_rc, tgt_rc;
-	struct ss_err serr, terr;
-};
-
-static void progress(const struct ss_check_pair *x, uint64_t rows, int chunks, int differ, int done)
+static void progress(const struct ss_check_pair *x, int done)
 {
 	if (!x->o->progress)
 		return;
@@ -227,166 +204,10 @@ static void progress(const struct ss_check_pair *x, uint64_t rows, int chunks, i
 		fprintf(stderr, "\r\033[K");
 	else
 		fprintf(stderr, "\r\033[Kcheck %s %s -> %s: %llu rows, %d chunks, %d differ",
-			x->res->job, x->res->table, x->res->target, (unsigned long long)rows,
-			chunks, differ);
+			x->res->job, x->res->table, x->res->target,
+			(unsigned long long)x->res->src_rows, x->res->chunks,
+			x->res->chunks_differ);
 	fflush(stderr);
-}
-
-static void scan_source(struct ss_check_scan *sc)
-{
-	struct ss_check_pair *x = sc->x;
-	int64_t n = x->o->chunk_rows > 0 ? x->o->chunk_rows : CHUNK_MIN;
-	ss_check_keyv lo = NULL;
-	uint64_t rows = 0;
-
-	for (;;) {
-		struct ss_check_keys ks = {0};
-		ss_check_keyv hi = NULL;
-		struct ss_canon_sum sum;
-		int64_t t0 = ss_mono_us();
-		double tgt_s;
-		int differ;
-
-		if (ss_check_side_keys(x, &x->s, lo, NULL, 1, (int)(n - 1), &ks, &sc->serr) < 0) {
-			for (int i = 0; i < ks.n; i++)
-				ss_check_keyv_free(x->nkey, ks.v[i]);
-			free(ks.v);
-			goto fail;
-		}
-		if (ks.n > 0)
-			hi = ks.v[0];
-		free(ks.v);
-		if (ss_check_side_hash(x, &x->s, lo, hi, NULL, 0, &sum, &sc->serr) < 0) {
-			ss_check_keyv_free(x->nkey, hi);
-			goto fail;
-		}
-		pthread_mutex_lock(&sc->mu);
-		if (sc->n == sc->cap) {
-			sc->cap = sc->cap ? sc->cap * 2 : 64;
-			sc->v = ss_xrealloc(sc->v, sizeof *sc->v * (size_t)sc->cap);
-		}
-		sc->v[sc->n].lo = lo;
-		sc->v[sc->n].hi = hi;
-		sc->v[sc->n].s = sum;
-		memset(&sc->v[sc->n].t, 0, sizeof sc->v[sc->n].t);
-		sc->n++;
-		pthread_cond_broadcast(&sc->cv);
-		tgt_s = sc->tgt_s;
-		differ = sc->differ;
-		int stop = sc->failed;
-		pthread_mutex_unlock(&sc->mu);
-		rows += sum.count;
-		progress(x, rows, sc->n, differ, 0);
-		if (!hi || stop)
-			break;
-		lo = hi;
-		if (x->o->chunk_rows <= 0) {
-			double s = (double)(ss_mono_us() - t0) / 1e6;
-			double f;
-			if (tgt_s > s)
-				s = tgt_s;
-			f = s > 0 ? CHUNK_SECONDS / s : 4;
-			n = (int64_t)((double)n * (f > 4 ? 4 : f < 0.25 ? 0.25 : f));
-			n = n < CHUNK_MIN ? CHUNK_MIN : n > CHUNK_MAX ? CHUNK_MAX : n;
-		}
-	}
-	pthread_mutex_lock(&sc->mu);
-	sc->cut_done = 1;
-	pthread_cond_broadcast(&sc->cv);
-	pthread_mutex_unlock(&sc->mu);
-	return;
-fail:
-	pthread_mutex_lock(&sc->mu);
-	sc->src_rc = -1;
-	sc->failed = sc->cut_done = 1;
-	pthread_cond_broadcast(&sc->cv);
-	pthread_mutex_unlock(&sc->mu);
-}
-
-static void *scan_target(void *arg)
-{
-	struct ss_check_scan *sc = arg;
-	struct ss_check_pair *x = sc->x;
-
-	for (int i = 0;; i++) {
-		ss_check_keyv lo, hi;
-		struct ss_canon_sum sum;
-		int64_t t0;
-
-		pthread_mutex_lock(&sc->mu);
-		while (i >= sc->n && !sc->cut_done && !sc->failed)
-			pthread_cond_wait(&sc->cv, &sc->mu);
-		if (i >= sc->n || sc->failed) {
-			pthread_mutex_unlock(&sc->mu);
-			break;
-		}
-		lo = sc->v[i].lo;
-		hi = sc->v[i].hi;
-		pthread_mutex_unlock(&sc->mu);
-		t0 = ss_mono_us();
-		int rc = ss_check_side_hash(x, &x->t, lo, hi, NULL, 0, &sum, &sc->terr);
-		pthread_mutex_lock(&sc->mu);
-		if (rc < 0) {
-			sc->tgt_rc = -1;
-			sc->failed = 1;
-			pthread_mutex_unlock(&sc->mu);
-			break;
-		}
-		sc->v[i].t = sum;
-		sc->tgt_s = (double)(ss_mono_us() - t0) / 1e6;
-		if (!ss_check_sums_equal(&sc->v[i].s, &sum) && !sc->differ++)
-			sc->first_bad = ss_mono_us();
-		pthread_mutex_unlock(&sc->mu);
-	}
-	return NULL;
-}
-
-/* Hash every chunk on both sides; the chunks that differ go to *bad. */
-static int scan(struct ss_check_pair *x, struct ss_check_chunk **bad, int *nbad, int64_t *first_bad,
-		struct ss_err *err)
-{
-	struct ss_check_scan sc;
-	struct ss_check_result *r = x->res;
-	pthread_t th;
-	int threaded, rc = 0;
-
-	memset(&sc, 0, sizeof sc);
-	sc.x = x;
-	pthread_mutex_init(&sc.mu, NULL);
-	pthread_cond_init(&sc.cv, NULL);
-	threaded = pthread_create(&th, NULL, scan_target, &sc) == 0;
-	scan_source(&sc);
-	if (threaded)
-		pthread_join(th, NULL);
-	else
-		scan_target(&sc);
-	pthread_cond_destroy(&sc.cv);
-	pthread_mutex_destroy(&sc.mu);
-	progress(x, 0, 0, 0, 1);
-	if (sc.src_rc < 0 || sc.tgt_rc < 0) {
-		*err = sc.src_rc < 0 ? sc.serr : sc.terr;
-		rc = -1;
-	}
-	for (int i = 0; i < sc.n && rc == 0; i++) {
-		struct ss_check_scan_chunk *c = &sc.v[i];
-		r->chunks++;
-		r->src_rows += c->s.count;
-		r->tgt_rows += c->t.count;
-		if (!ss_check_sums_equal(&c->s, &c->t)) {
-			*bad = ss_xrealloc(*bad, sizeof **bad * (size_t)(*nbad + 1));
-			(*bad)[*nbad].lo = ss_check_keyv_dup(x->nkey, (const char *const *)c->lo);
-			(*bad)[*nbad].hi = ss_check_keyv_dup(x->nkey, (const char *const *)c->hi);
-			(*bad)[*nbad].ns = c->s.count;
-			(*bad)[*nbad].nt = c->t.count;
-			(*nbad)++;
-			r->chunks_differ++;
-		}
-	}
-	*first_bad = sc.first_bad;
-	for (int i = 0; i < sc.n; i++)
-		ss_check_keyv_free(x->nkey, sc.v[i].hi);
-	free(sc.v);
-	return rc;
 }
 
 static int check_pair(struct ss_check_pair *x, const struct ss_config *cfg,
@@ -395,11 +216,57 @@ static int check_pair(struct ss_check_pair *x, const struct ss_config *cfg,
 	struct ss_check_result *r = x->res;
 	struct ss_check_chunk *bad = NULL;
 	int nbad = 0, rc = -1;
+	int64_t n = x->o->chunk_rows > 0 ? x->o->chunk_rows : CHUNK_MIN;
 	int64_t first_bad = 0;
+	ss_check_keyv lo = NULL;
 	uint64_t hwm = 0;
 
-	if (scan(x, &bad, &nbad, &first_bad, err) < 0)
-		goto done;
+	/* pass 1: every chunk */
+	for (;;) {
+		struct ss_check_keys ks = {0};
+		ss_check_keyv hi = NULL;
+		struct ss_canon_sum ssum, tsum;
+		int64_t t0 = ss_mono_us();
+
+		if (ss_check_side_keys(x, &x->s, lo, NULL, 1, (int)(n - 1), &ks, err) < 0) {
+			ss_check_keyv_free(x->nkey, lo);
+			goto done;
+		}
+		if (ks.n > 0)
+			hi = ks.v[0];
+		free(ks.v);
+		if (ss_check_hash_both(x, lo, hi, NULL, 0, &ssum, &tsum, err) < 0) {
+			ss_check_keyv_free(x->nkey, lo);
+			ss_check_keyv_free(x->nkey, hi);
+			goto done;
+		}
+		r->chunks++;
+		r->src_rows += ssum.count;
+		r->tgt_rows += tsum.count;
+		if (!ss_check_sums_equal(&ssum, &tsum)) {
+			if (!nbad)
+				first_bad = ss_mono_us();
+			bad = ss_xrealloc(bad, sizeof *bad * (size_t)(nbad + 1));
+			bad[nbad].lo = ss_check_keyv_dup(x->nkey, (const char *const *)lo);
+			bad[nbad].hi = ss_check_keyv_dup(x->nkey, (const char *const *)hi);
+			bad[nbad].ns = ssum.count;
+			bad[nbad].nt = tsum.count;
+			nbad++;
+			r->chunks_differ++;
+		}
+		ss_check_keyv_free(x->nkey, lo);
+		lo = hi;
+		progress(x, 0);
+		if (!hi)
+			break;
+		if (x->o->chunk_rows <= 0) {
+			double s = (double)(ss_mono_us() - t0) / 1e6;
+			double f = s > 0 ? CHUNK_SECONDS / s : 4;
+			n = (int64_t)((double)n * (f > 4 ? 4 : f < 0.25 ? 0.25 : f));
+			n = n < CHUNK_MIN ? CHUNK_MIN : n > CHUNK_MAX ? CHUNK_MAX : n;
+		}
+	}
+	progress(x, 1);
 	if (nbad == 0) {
 		rc = 0;
 		goto done;
