@@ -34,13 +34,13 @@ for t in "$@"; do
 	bin=$B/fuzz_$t
 	seeds=tests/fuzz/corpus/$t
 	work=$B/corpus/$t
+	art=$B/artifacts/$t
+	log=$B/logs/$t.log
 	if [ "${FUZZ_FRESH:-0}" = 1 ]; then
 		work=$B/smoke/$t
 		log=$B/smoke/$t.log
 		rm -rf "$work"
 	fi
-	art=$B/artifacts/$t
-	log=$B/logs/$t.log
 	[ -x "$bin" ] || { echo "fuzz $t: $bin not built (make fuzz-build)"; status=1; continue; }
 	mkdir -p "$work" "$art" "$(dirname "$log")" "$seeds"
 	dict=
