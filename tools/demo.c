@@ -4,7 +4,8 @@
  * a small shop schema, capture installed on the source, a workload of
  * inserts, updates (one changing a key) and deletes, one `run --once`, and
  * a row-by-row comparison of source and target.  Leaves the config file
- * behind for the user to read and rerun.
+ * behind for the user to read and rerun.  Its SQL (schema, workload, the
+ * comparison's query) is in ddl/sqlite/demo_*.sql.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,47 +21,20 @@
 #include "log.h"
 #include "tools.h"
 
-static const char *const shop_schema[] = {
-	"CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT,"
-	" vip BOOLEAN NOT NULL DEFAULT 0, photo BLOB)",
-	"CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL,"
-	" placed_at TIMESTAMP NOT NULL, status TEXT NOT NULL, total NUMERIC)",
-	"CREATE TABLE order_lines (order_id INTEGER NOT NULL, line_no INTEGER NOT NULL,"
-	" sku TEXT NOT NULL, qty INTEGER NOT NULL, price NUMERIC,"
-	" PRIMARY KEY (order_id, line_no))",
-	NULL,
-};
-
 /* The workload, run on the source after capture is installed. */
-static const char *const workload[] = {
-	"INSERT INTO customers (id, name, email, vip, photo) VALUES"
-	" (1, 'Ada Lovelace', 'ada@example.org', 1, X'89504e470d0a1a0a00ff'),"
-	" (2, 'Bo Ødegård', NULL, 0, NULL), (3, 'Chidi 😀', '', 0, X''),"
-	" (4, 'Dana', 'dana@example.org', 0, NULL)",
-	"INSERT INTO orders VALUES (100, 1, '2026-11-21 09:00:00.125', 'new', 41.50),"
-	" (101, 2, '2026-11-21 09:05:00', 'new', 12.00), (102, 3, '2026-11-21 09:10:00', 'new', "
-	"7.25)",
-	"INSERT INTO order_lines VALUES (100, 1, 'BOOK-1', 1, 30.00), (100, 2, 'PEN-3', 2, 5.75),"
-	" (101, 1, 'MUG-2', 1, 12.00), (102, 1, 'TEA-9', 1, 7.25)",
-	"UPDATE orders SET status = 'paid' WHERE id IN (100, 101)",
-	"UPDATE customers SET email = 'bo@example.org', vip = 1 WHERE id = 2",
-	"UPDATE orders SET id = 200 WHERE id = 102", /* a key change */
-	"UPDATE order_lines SET order_id = 200 WHERE order_id = 102",
-	"DELETE FROM order_lines WHERE order_id = 101",
-	"DELETE FROM orders WHERE id = 101",
-	"DELETE FROM customers WHERE id = 4",
-	"INSERT INTO order_lines VALUES (100, 3, 'CARD-7', 1, NULL)",
-	NULL,
-};
 
 static const char *const tables[] = {"customers", "orders", "order_lines", NULL};
 
-static int run_sql(struct ss_conn *c, const char *const *sql, struct ss_err *err)
+/* A script of ddl/sqlite/ (compiled in), run whole. */
+static int run_sql(struct ss_conn *c, const char *name, struct ss_err *err)
 {
-	for (int i = 0; sql[i]; i++)
-		if (ss_db_exec(c, sql[i], err) < 0)
-			return -1;
-	return 0;
+	const char *sql = ss_ddl_get(name);
+
+	if (!sql) {
+		ss_err_set(err, "%s is not compiled in", name);
+		return -1;
+	}
+	return c->d->exec_script(c, sql, err);
 }
 
 static int dump_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
@@ -84,12 +58,21 @@ static int dump_row(void *arg, int n, const char *const *v, const size_t *l, str
 static int table_dump(struct ss_conn *c, const char *table, struct ss_buf *out, int *rows,
 		      struct ss_err *err)
 {
-	char sql[256];
+	struct ss_buf q, sql;
 	size_t before;
+	int rc;
 
-	snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", table);
+	ss_buf_init(&q);
+	ss_buf_init(&sql);
+	c->d->quote_ident(&q, table);
+	const char *kv[] = {"TABLE", q.data, NULL};
+	rc = ss_ddl_expand(ss_ddl_get("sqlite/demo_dump.sql"), kv, &sql, err);
 	before = out->len;
-	if (c->d->query(c, sql, 0, NULL, NULL, dump_row, out, err) < 0)
+	if (rc == 0)
+		rc = c->d->query(c, sql.data, 0, NULL, NULL, dump_row, out, err);
+	ss_buf_free(&q);
+	ss_buf_free(&sql);
+	if (rc < 0)
 		return -1;
 	*rows = 0;
 	for (size_t i = before; i < out->len; i++)
@@ -206,7 +189,8 @@ int ss_cmd_demo(int argc, char **argv)
 	if (!(src = ss_db_connect(ss_config_db(cfg, "shop"), &err)) ||
 	    !(dst = ss_db_connect(ss_config_db(cfg, "warehouse"), &err)))
 		goto fail;
-	if (run_sql(src, shop_schema, &err) < 0 || run_sql(dst, shop_schema, &err) < 0)
+	if (run_sql(src, "sqlite/demo_schema.sql", &err) < 0 ||
+	    run_sql(dst, "sqlite/demo_schema.sql", &err) < 0)
 		goto fail;
 	printf("  1. created shop.db (source) and warehouse.db (target): customers, orders, "
 	       "order_lines\n");
@@ -228,7 +212,7 @@ int ss_cmd_demo(int argc, char **argv)
 	printf("  2. installed capture triggers on the source (see: shadowsync install -c %s "
 	       "--dry-run)\n",
 	       path);
-	if (run_sql(src, workload, &err) < 0)
+	if (run_sql(src, "sqlite/demo_workload.sql", &err) < 0)
 		goto fail;
 	printf("  3. ran a workload: inserts, updates (one changing a primary key), deletes, "
 	       "NULLs,\n"
