@@ -7,9 +7,12 @@
  * the last one ends a source transaction (SS_JREC_TXEND), or until the
  * journal has nothing more and we stand on such a boundary.  Changes are
  * executed in sub-batches (per table: the last change of each key wins,
- * deletes before upserts) as they accumulate, so a huge source transaction
- * needs bounded memory; the position is written and the transaction
- * committed only at a boundary.
+ * deletes before upserts) as they accumulate and then forgotten, so memory
+ * is bounded by one sub-batch whatever the size of a source transaction;
+ * the position is written and the transaction committed only at a boundary.
+ * A sub-batch the target rejects is not an answer: the target transaction
+ * is rolled back and re-read from the journal, one statement per change in
+ * source order; only a change rejected on its own stops the target.
  */
 #include "applier.h"
 
@@ -25,6 +28,7 @@
 #include "util.h"
 
 #define SUB_BATCH_BYTES (8u << 20)
+#define SS_APPLIER_FIRST_BACKOFF_US 100000
 
 struct dst_table {
 	char *src_schema, *src_name;
@@ -462,13 +466,24 @@ static int check_journal(struct ss_applier *a, struct ss_err *err)
 }
 
 /* Apply everything from the applied position on, until stop or error.
- * Returns -1 with err on failure (err->transient: retry). */
+ * Returns -1 with err on failure (err->transient: retry).
+ *
+ * A target transaction is read from the journal record by record and
+ * executed in sub-batches as it goes; nothing of it is kept once executed,
+ * so memory does not grow with the size of a source transaction.  When the
+ * target rejects a sub-batch (a collapsed multi-row statement can break a
+ * secondary UNIQUE key that the changes one at a time do not), the target
+ * transaction is rolled back and read again from the journal, from the
+ * applied position, one statement per change in source order, up to the
+ * first boundary at or after the rejected read; only a change rejected on
+ * its own stops the target. */
 static int apply_loop(struct ss_applier *a, struct ss_err *err)
 {
 	struct ss_journal_reader *r;
 	struct ss_jrec rec;
 	const struct ss_dialect *d = a->conn->d;
 	int limit = (int)a->job->batch_rows;
+	uint64_t retry_until = 0; /* > 0: change by change up to here */
 
 	if (check_journal(a, err) < 0)
 		return -1;
@@ -478,8 +493,8 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 		return -1;
 	}
 	while (!a->stop) {
-		int in_txn = 0, flushed = 0, at_boundary = 1, got;
-		uint64_t boundary = 0, last_read = a->stats.applied_pos;
+		int in_txn = 0, at_boundary = 1, got, one = retry_until != 0;
+		uint64_t boundary = 0, last_read = a->stats.applied_pos, nread = 0;
 		int64_t boundary_src_us = 0;
 
 		pend_reset(&a->pend);
@@ -490,7 +505,7 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 				goto fail;
 			}
 			if (got == 0) {
-				if (at_boundary && a->pend.n > 0)
+				if (at_boundary && nread > 0)
 					break;
 				if (a->stop)
 					goto out;
@@ -503,23 +518,24 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 				in_txn = 1;
 			}
 			pend_add(&a->pend, &rec);
+			nread++;
 			last_read = rec.pos;
 			at_boundary = (rec.flags & SS_JREC_TXEND) != 0;
 			if (at_boundary) {
 				boundary = rec.pos;
 				boundary_src_us = rec.ts_us;
 			}
-			if (a->pend.n - flushed >= limit ||
-			    a->pend.payloads.len - a->pend.offs[flushed] >= SUB_BATCH_BYTES) {
-				if (flush(a, flushed, a->pend.n, 0, err) < 0)
+			if (one || a->pend.n >= limit || a->pend.payloads.len >= SUB_BATCH_BYTES) {
+				if (flush(a, 0, a->pend.n, one, err) < 0)
 					goto reject;
-				flushed = a->pend.n;
+				pend_reset(&a->pend);
 			}
-			if (at_boundary && a->pend.n >= limit)
+			if (at_boundary && (one ? last_read >= retry_until : nread >= (uint64_t)limit))
 				break;
 		}
-		if (flush(a, flushed, a->pend.n, 0, err) < 0)
+		if (flush(a, 0, a->pend.n, one, err) < 0)
 			goto reject;
+		pend_reset(&a->pend);
 		struct ss_position np = {boundary, a->epoch, ""};
 		memcpy(np.journal_id, a->journal_id, sizeof np.journal_id);
 		int w = d->position_set(a->conn, a->job->name, a->target->name, &np, err);
@@ -536,9 +552,10 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 		if (d->commit(a->conn, err) < 0)
 			goto fail;
 		ss_crashpoint("apply_after_commit");
+		retry_until = 0;
 		pthread_mutex_lock(&a->mu);
 		a->stats.applied_pos = boundary;
-		a->stats.changes += (uint64_t)a->pend.n;
+		a->stats.changes += nread;
 		a->stats.commits++;
 		a->stats.last_commit_us = ss_now_us();
 		a->stats.last_source_us = boundary_src_us;
@@ -547,17 +564,30 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 		pthread_mutex_unlock(&a->mu);
 		continue;
 reject:
-		/* A batch failed: if the connection is fine, find the change the
-		 * target rejects by applying one statement per change. */
-		if (!err->transient) {
+		/* Rejected change by change: the change is named in err.  A
+		 * transient failure (lock timeout, lost connection) is retried
+		 * from scratch by the caller. */
+		if (one || err->transient)
+			goto fail;
+		/* A sub-batch was rejected: read the transaction again from the
+		 * applied position and apply it one change at a time. */
+		ss_log_info(a->ctx, "batch rejected (%s); applying positions %llu..%llu change by change",
+			    err->msg, (unsigned long long)a->stats.applied_pos + 1,
+			    (unsigned long long)last_read);
+		{
 			struct ss_err e2;
-			struct ss_err first = *err;
-			(void)d->rollback(a->conn, &e2);
-			/* on success of every single change, keep the batch's error */
-			if (d->begin(a->conn, &e2) < 0 || flush(a, 0, a->pend.n, 1, err) == 0)
-				*err = first;
+			if (d->rollback(a->conn, &e2) < 0) {
+				*err = e2;
+				goto fail;
+			}
 		}
-		goto fail;
+		ss_journal_reader_free(r);
+		r = ss_journal_reader_new(a->journal, a->stats.applied_pos, err);
+		if (!r) {
+			err->transient = 0;
+			return -1;
+		}
+		retry_until = last_read;
 	}
 out:
 	if (a->conn)
@@ -585,7 +615,8 @@ static void *thread_main(void *arg)
 {
 	struct ss_applier *a = arg;
 	struct ss_err err;
-	int64_t backoff = 100000;
+	int64_t backoff = SS_APPLIER_FIRST_BACKOFF_US;
+	uint64_t commits;
 
 	while (!a->stop) {
 		ss_err_clear(&err);
@@ -598,8 +629,13 @@ static void *thread_main(void *arg)
 			goto retry;
 		}
 		set_state(a, SS_APPLIER_RUNNING, NULL);
+		commits = a->stats.commits;
 		if (apply_loop(a, &err) == 0)
 			break;
+		/* something was committed since the last failure: this is a new
+		 * episode, not the same one going on */
+		if (a->stats.commits != commits)
+			backoff = SS_APPLIER_FIRST_BACKOFF_US;
 		if (!err.transient) {
 			ss_log_error(a->ctx, "stopped: %s", err.msg);
 			set_state(a, SS_APPLIER_FAILED, err.msg);

@@ -339,7 +339,9 @@ static void on_once_check(evutil_socket_t fd, short what, void *arg)
 				done = 0;
 		}
 	}
-	if (failed) {
+	/* a failed target holds back only itself: the others are still
+	 * brought to the end of the journal before --once exits */
+	if (failed && done) {
 		ss_log_error(NULL, "--once: a target failed (see above)");
 		dm->exit_code = 1;
 		event_base_loopbreak(dm->base);
