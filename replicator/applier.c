@@ -530,7 +530,8 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 					goto reject;
 				pend_reset(&a->pend);
 			}
-			if (at_boundary && (one ? last_read >= retry_until : nread >= (uint64_t)limit))
+			if (at_boundary &&
+			    (one ? last_read >= retry_until : nread >= (uint64_t)limit))
 				break;
 		}
 		if (flush(a, 0, a->pend.n, one, err) < 0)
@@ -571,7 +572,8 @@ reject:
 			goto fail;
 		/* A sub-batch was rejected: read the transaction again from the
 		 * applied position and apply it one change at a time. */
-		ss_log_info(a->ctx, "batch rejected (%s); applying positions %llu..%llu change by change",
+		ss_log_info(a->ctx,
+			    "batch rejected (%s); applying positions %llu..%llu change by change",
 			    err->msg, (unsigned long long)a->stats.applied_pos + 1,
 			    (unsigned long long)last_read);
 		{
