@@ -125,6 +125,8 @@ static int my_transient(unsigned int eno)
 	case 1205: /* lock wait timeout */
 	case 1213: /* deadlock */
 	case 1927: /* connection killed */
+	case 1969: /* max_statement_time exceeded */
+	case 3024: /* max_execution_time exceeded (MySQL) */
 	case 2002: /* can't connect through socket */
 	case 2003: /* can't connect to server */
 	case 2006: /* server has gone away */

@@ -108,8 +108,9 @@ static int pq_transient(const char *state, long native, const char *msg)
 {
 	(void)native;
 	(void)msg;
+	/* lock_timeout 55P03, statement_timeout 57014 */
 	return strncmp(state, "57P", 3) == 0 || strncmp(state, "53", 2) == 0 ||
-	       strcmp(state, "55P03") == 0;
+	       strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0;
 }
 
 static int pq_now_us(struct ss_conn *c, int64_t *us, struct ss_err *err)
@@ -374,9 +375,11 @@ static int my_transient(const char *state, long native, const char *msg)
 {
 	(void)state;
 	(void)msg;
-	/* lock wait timeout, deadlock, server gone / lost, connection killed */
+	/* lock wait timeout, deadlock, server gone / lost, connection killed,
+	 * max_statement_time (MariaDB) / max_execution_time (MySQL) exceeded */
 	return native == 1205 || native == 1213 || native == 2006 || native == 2013 ||
-	       native == 1927 || native == 2002 || native == 2003;
+	       native == 1927 || native == 2002 || native == 2003 || native == 1969 ||
+	       native == 3024;
 }
 
 static int my_now_us(struct ss_conn *c, int64_t *us, struct ss_err *err)

@@ -63,7 +63,10 @@ static void pg_fail(struct ss_conn *c, PGresult *res, const char *sql, struct ss
 		err->transient = PQstatus(PG(c)) != CONNECTION_OK || !state ||
 				 strncmp(state, "08", 2) == 0 || strcmp(state, "40001") == 0 ||
 				 strcmp(state, "40P01") == 0 || strncmp(state, "57P", 3) == 0 ||
-				 strncmp(state, "53", 2) == 0;
+				 strncmp(state, "53", 2) == 0 ||
+				 /* lock_timeout, statement_timeout: the lock or the
+				  * load goes away */
+				 strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0;
 	}
 }
 
