@@ -51,9 +51,12 @@ struct ss_capture {
 	uint64_t *ids, *txids;
 	int cap, n;
 	int64_t newest_source_us;
-	/* transactions carried over from earlier polls, not yet complete */
+	/* transactions carried over from earlier polls, not yet complete:
+	 * known from the journal's tail at the first poll, then kept up to
+	 * date with what each poll journals */
 	uint64_t *pending;
 	int npending;
+	int pending_loaded;
 	struct ss_capture_stats stats;
 	char ctx[128];
 	/* timestamp capture: one poller per table, kept across reconnects */
@@ -334,21 +337,106 @@ static void map_add(struct txn_map *m, int idx, uint64_t txid)
 	m->slot[s] = idx;
 }
 
-/* Compute the TXEND flag of each record (see the comment at the top). */
-static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss_err *err)
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort and de-duplicate v[0..n); returns the new n. */
+static int uniq_u64(uint64_t *v, int n)
+{
+	int m = 0;
+
+	qsort(v, (size_t)n, sizeof *v, cmp_u64);
+	for (int i = 0; i < n; i++)
+		if (m == 0 || v[m - 1] != v[i])
+			v[m++] = v[i];
+	return m;
+}
+
+/* The transactions open at the end of the journal: those of the records
+ * after its last SS_JREC_TXEND.  Some of them may have ended there (their
+ * last row came while another was still open); they are dropped by the
+ * next polls that find no row of them.  Read back from the end in growing
+ * windows, so a short open tail costs a short read. */
+static int load_pending(struct ss_capture *cap, struct ss_err *err)
+{
+	uint64_t last = ss_journal_last_pos(cap->journal),
+		 first = ss_journal_first_pos(cap->journal);
+	uint64_t window = 1024, *v = NULL;
+	int n = 0, cap_v = 0, rc = -1;
+
+	if (last == 0 || first == 0)
+		return 0;
+	for (;;) {
+		uint64_t from = last - first + 1 > window ? last - window : first - 1;
+		struct ss_journal_reader *r = ss_journal_reader_new(cap->journal, from, err);
+		struct ss_jrec rec;
+		int got, found = 0;
+		if (!r)
+			goto done;
+		n = 0;
+		while ((got = ss_journal_reader_next(r, &rec, err)) > 0 && rec.pos <= last) {
+			if (rec.flags & SS_JREC_TXEND) {
+				n = 0; /* everything before it ended */
+				found = 1;
+				continue;
+			}
+			if (n > 0 && v[n - 1] == rec.txid)
+				continue;
+			if (n == cap_v) {
+				if (n >= 4096)
+					n = uniq_u64(v, n);
+				if (n == cap_v) {
+					cap_v = cap_v ? cap_v * 2 : 64;
+					v = ss_xrealloc(v, sizeof *v * (size_t)cap_v);
+				}
+			}
+			v[n++] = rec.txid;
+		}
+		ss_journal_reader_free(r);
+		if (got < 0)
+			goto done;
+		if (found || from == first - 1)
+			break;
+		window *= 4;
+	}
+	n = n ? uniq_u64(v, n) : 0;
+	free(cap->pending);
+	cap->pending = v;
+	cap->npending = n;
+	v = NULL;
+	if (n)
+		ss_log_info(cap->ctx, "%d source transaction%s open at the end of the journal", n,
+			    n == 1 ? "" : "s");
+	rc = 0;
+done:
+	free(v);
+	return rc;
+}
+
+/* Compute the TXEND flag of each record (see the comment at the top) and
+ * the transactions still open after the batch (*open_out, *nopen_out: what
+ * cap->pending becomes once the batch is durable). */
+static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, uint64_t **open_out,
+		     int *nopen_out, struct ss_err *err)
 {
 	struct cap_txn *tx = NULL;
-	int ntx = 0, rc = -1;
+	int ntx = 0, nbatch, rc = -1;
 	uint64_t *open = NULL;
 	int nopen = 0;
 	struct txn_map map = {NULL, 0};
 
+	*open_out = NULL;
+	*nopen_out = 0;
 	if (!cap->conn->d->capture_txn_more) {
-		memset(flags, 1, (size_t)cap->n);
+		memset(flags, SS_JREC_TXEND, (size_t)cap->n);
 		return 0;
 	}
-	tx = ss_xcalloc((size_t)cap->n + 1, sizeof *tx);
-	map_init(&map, cap->n);
+	tx = ss_xcalloc((size_t)cap->n + (size_t)cap->npending + 1, sizeof *tx);
+	map_init(&map, cap->n + cap->npending);
 	for (int i = 0; i < cap->n; i++) {
 		struct cap_txn *t = map_find(&map, tx, cap->txids[i]);
 		if (!t) {
@@ -358,6 +446,13 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 		}
 		t->in_batch++;
 	}
+	nbatch = ntx;
+	/* carried transactions with no row in a full batch: asked too */
+	for (int i = 0; full && i < cap->npending; i++)
+		if (!map_find(&map, tx, cap->pending[i])) {
+			map_add(&map, ntx, cap->pending[i]);
+			tx[ntx++].txid = cap->pending[i];
+		}
 	if (full) {
 		/* rows are read in id order: the last one has the largest id */
 		uint64_t *ids = ss_xcalloc((size_t)ntx, sizeof *ids);
@@ -380,12 +475,16 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 	/* walk: open = pending carried over + transactions begun and not ended */
 	open = ss_xcalloc((size_t)(cap->npending + ntx + 1), sizeof *open);
 	for (int i = 0; i < cap->npending; i++) {
-		/* a carried transaction absent from a non-full batch has no rows
-		 * left: it ended with the previous poll's last rows */
-		if (full || map_find(&map, tx, cap->pending[i]))
+		/* A carried transaction absent from the batch has no rows left
+		 * (it ended with an earlier poll's rows) unless the batch was full
+		 * and the source still has rows of it after the batch: its rows
+		 * became visible together, so none can hide before the batch's
+		 * last id. */
+		struct cap_txn *t = map_find(&map, tx, cap->pending[i]);
+		if (t && (t - tx < nbatch || t->total > 0))
 			open[nopen++] = cap->pending[i];
 	}
-	for (int i = 0; i < ntx; i++)
+	for (int i = 0; i < nbatch; i++)
 		tx[i].in_batch = 0;
 	for (int i = 0; i < cap->n; i++) {
 		struct cap_txn *t = map_find(&map, tx, cap->txids[i]);
@@ -400,9 +499,8 @@ static int txn_flags(struct ss_capture *cap, int full, uint8_t *flags, struct ss
 		}
 		flags[i] = nopen == 0 ? SS_JREC_TXEND : 0;
 	}
-	free(cap->pending);
-	cap->pending = open;
-	cap->npending = nopen;
+	*open_out = open;
+	*nopen_out = nopen;
 	open = NULL;
 	rc = 0;
 done:
@@ -417,10 +515,16 @@ static int trigger_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 	const struct ss_dialect *d;
 	int limit = (int)cap->job->batch_rows;
 	uint8_t *flags = NULL;
-	uint64_t pos;
+	uint64_t pos, *open = NULL;
+	int nopen = 0;
 
 	*full = 0;
 	d = cap->conn->d;
+	if (!cap->pending_loaded) {
+		if (load_pending(cap, err) < 0)
+			return -1;
+		cap->pending_loaded = 1;
+	}
 	cap->n = 0;
 	ss_buf_reset(&cap->payloads);
 	cap->stats.polls++;
@@ -436,7 +540,7 @@ static int trigger_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 	}
 	*full = cap->n >= limit;
 	flags = ss_xmalloc((size_t)cap->n);
-	if (txn_flags(cap, *full, flags, err) < 0)
+	if (txn_flags(cap, *full, flags, &open, &nopen, err) < 0)
 		goto fail;
 	for (int i = 0; i < cap->n; i++) {
 		if (ss_journal_append(cap->journal, SS_JREC_CHANGE, flags[i], cap->txids[i],
@@ -450,6 +554,12 @@ static int trigger_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 		ss_journal_discard(cap->journal);
 		goto fail;
 	}
+	/* durable: the journal's open transactions are these now, whatever
+	 * happens to the shadow rows */
+	free(cap->pending);
+	cap->pending = open;
+	cap->npending = nopen;
+	open = NULL;
 	ss_crashpoint("capture_after_journal");
 	/* durable: now, and only now, consume exactly these rows */
 	if (d->capture_delete(cap->conn, cap->job->name, cap->ids, cap->n, err) < 0 ||
@@ -460,20 +570,22 @@ static int trigger_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 			    cap->n, err->msg);
 		goto fail;
 	}
+	ss_crashpoint("capture_after_delete");
 	free(flags);
 	cap->stats.changes += (uint64_t)cap->n;
 	cap->stats.last_change_source_us = cap->newest_source_us;
 	cap->stats.last_error[0] = '\0';
 	return cap->n;
 fail:
+	/* cap->pending still describes the journal: it changes only with a
+	 * durable journal commit */
 	free(flags);
+	free(open);
 	if (cap->conn) {
 		struct ss_err e2;
 		if (d->rollback(cap->conn, &e2) < 0 || err->transient)
 			ss_capture_disconnect(cap);
 	}
-	/* carried-over transaction state is unknown now: recomputed from scratch */
-	cap->npending = 0;
 	return -1;
 }
 

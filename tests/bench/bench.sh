@@ -52,13 +52,17 @@
 #      made of 1000-row UPDATE transactions (so only the backlog size
 #      differs); also VmHWM of the measure-2 drain (mixed load, including a
 #      100000-row transaction).
+#   5  memory, one big source transaction: MEM_TXN=1000000 changes in one
+#      transaction (UPDATEs of every acct row, repeated), drained by a
+#      fresh `shadowsync run --once` under /usr/bin/time -v: its maximum
+#      resident set size (capture, journal and applier together).
 #
 # Usage:  make bench      or     bash tests/bench/bench.sh
 #   quick check:  N=10000 M=20000 T=3 RUNS=1 MEM_BIG=100000 bash tests/bench/bench.sh
 # Knobs (defaults): N=100000 M=200000 T=10 CLIENTS=2 RUNS=5 WARMUP_S=3
 #   LAT_RATE=200 LAT_SECS=10 LAT_COUNT=50 LAT_GAP_MS=200 LAT_POLL_US=1000
-#   MEM_SMALL=200000 MEM_BIG=2000000 BATCH_ROWS=5000 POLL_INTERVAL=200ms
-#   BENCH_TCP=0 PHASES="1 2 3 4" (a subset runs only those measures)
+#   MEM_SMALL=200000 MEM_BIG=2000000 MEM_TXN=1000000 BATCH_ROWS=5000 POLL_INTERVAL=200ms
+#   BENCH_TCP=0 PHASES="1 2 3 4 5" (a subset runs only those measures)
 #   SS_KEEP_TMP=1 keeps the temp dir (daemon log, pgbench logs, samples).
 # Output: progress on stderr; per-measure lines and the final table on stdout.
 # Runtime with defaults: about 4-6 minutes on 2 cores (most of it the
@@ -82,10 +86,11 @@ LAT_GAP_MS=${LAT_GAP_MS:-200}
 LAT_POLL_US=${LAT_POLL_US:-1000}
 MEM_SMALL=${MEM_SMALL:-200000}
 MEM_BIG=${MEM_BIG:-2000000}
+MEM_TXN=${MEM_TXN:-1000000}
 BATCH_ROWS=${BATCH_ROWS:-5000}
 BENCH_TCP=${BENCH_TCP:-0}
 POLL_INTERVAL=${POLL_INTERVAL:-200ms}
-PHASES=${PHASES:-1 2 3 4}
+PHASES=${PHASES:-1 2 3 4 5}
 CONVERGE_TIMEOUT_S=${CONVERGE_TIMEOUT_S:-600}
 
 export SS_PG_DURABLE=1
@@ -274,6 +279,7 @@ RATIO=- PAIR_MED=- SRC_MED=- CTL_MED=- BACK_MAX=- LAG_MED=- LAG_MAX=-
 CHANGES=$M CATCHUP_RATE=- CATCHUP_S=- PLAIN_RATE=- PLAIN_RATIO=- CATCHUP_HWM_KB=-
 LP_P50=- LP_P99=- L200_P50=- L200_P99=-
 MS_N=$MEM_SMALL MB_N=$MEM_BIG MS_KB=- MB_KB=-
+TXN_N=$MEM_TXN TXN_KB=-
 
 # ========================================================== 1. source overhead
 daemon_start
@@ -540,6 +546,36 @@ echo "measure4_drain_changes_per_s_${MS_N}: $(fdiv "$MS_N" "$MS_S" %.0f)"
 echo "measure4_drain_changes_per_s_${MB_N}: $(fdiv "$MB_N" "$MB_S" %.0f)"
 fi
 
+# ========================================================== 5. one big transaction
+if want 5; then
+[ "$N" -ge 1 ] || die "N must be >= 1 for measure 5"
+log "MEASURE 5: peak RSS of run --once draining one $MEM_TXN-row source transaction"
+w=$(wait_converge "$CONVERGE_TIMEOUT_S" 0.1)
+daemon_stop
+psqlc src -c "VACUUM acct" -c "VACUUM $SHADOW"
+rounds=$(((MEM_TXN + N - 1) / N))
+TXN_N=$((rounds * N))
+t0=$(now)
+{
+	echo "BEGIN;"
+	for ((i = 0; i < rounds; i++)); do echo "UPDATE acct SET balance = balance + 1, updated_at = now();"; done
+	echo "COMMIT;"
+} | psqlc src
+log "  loaded one transaction of $TXN_N changes in $(fsub "$(now)" "$t0")s"
+s=$(psqlc src -c "$CHECK_SQL")
+t0=$(now)
+/usr/bin/time -v -o "$W/txn_time.txt" "$BIN" run -c "$CFG" --once >>"$W/daemon.log" 2>&1 ||
+	die "run --once failed: $(tail -5 "$W/daemon.log")"
+TXN_S=$(fsub "$(now)" "$t0")
+TXN_KB=$(awk -F': *' '/Maximum resident set size/{print $2}' "$W/txn_time.txt")
+[ "$(psqlc dst -c "$CHECK_SQL")" = "$s" ] || die "measure 5: run --once ended but dst checksum != src"
+log "  drained by run --once in ${TXN_S}s, peak RSS $((TXN_KB / 1024)) MB (/usr/bin/time -v)"
+echo "measure5_txn_changes: $TXN_N"
+echo "measure5_run_once_s: $TXN_S"
+echo "measure5_max_rss_kb: $TXN_KB"
+daemon_start
+fi
+
 w=$(wait_converge "$CONVERGE_TIMEOUT_S" 0.1)
 FULL_EQ=no
 [ "$(psqlc src -c "$FULLCHECK_SQL")" = "$(psqlc dst -c "$FULLCHECK_SQL")" ] && FULL_EQ=yes
@@ -568,6 +604,7 @@ echo "# load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) 
 	echo "peak RSS, $MS_N-change backlog|$(mb "$MS_KB")|< 64 MB|-"
 	echo "peak RSS, $MB_N-change backlog|$(mb "$MB_KB")|< 64 MB, flat|-"
 	echo "peak RSS, measure-2 backlog|$(mb "$CATCHUP_HWM_KB")|< 64 MB|-"
+	echo "peak RSS, one $TXN_N-row source transaction (run --once)|$(mb "$TXN_KB")|< 64 MB|-"
 	echo "lag under load: max backlog during ${T}s pgbench|$(k "$BACK_MAX") changes|-|-"
 	echo "lag under load: target behind after pgbench ends (median/max)|${LAG_MED}/${LAG_MAX} s|-|30-50 s"
 } | column -t -s '|' -o ' | '
