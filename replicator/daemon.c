@@ -322,19 +322,24 @@ static void on_once_check(evutil_socket_t fd, short what, void *arg)
 		for (int t = 0; t < j->napps; t++) {
 			struct ss_applier_stats st;
 			ss_applier_get_stats(j->apps[t], &st);
+			int gone = 0; /* failed, or given up on (app_err_mono -1) */
 			if (st.state == SS_APPLIER_FAILED) {
-				failed = 1;
+				gone = 1;
+			} else if (st.state == SS_APPLIER_RETRYING && j->app_err_mono[t] < 0) {
+				gone = 1;
 			} else if (st.state == SS_APPLIER_RETRYING &&
 				   once_given_up(&j->app_err_mono[t], j->job->targets[t])) {
 				ss_log_error(j->ctx, "--once: giving up on target %s: %s",
 					     ss_applier_target(j->apps[t]), st.last_error);
-				failed = 1;
+				j->app_err_mono[t] = -1;
+				gone = 1;
 			} else if (st.state != SS_APPLIER_RETRYING) {
 				j->app_err_mono[t] = 0;
 			}
-			if (failed || st.state == SS_APPLIER_RETRYING)
-				done = 0;
-			else if (!st.position_known ||
+			/* a target that is gone holds back only itself */
+			if (gone)
+				failed = 1;
+			else if (st.state == SS_APPLIER_RETRYING || !st.position_known ||
 				 st.applied_pos < ss_journal_last_pos(j->journal))
 				done = 0;
 		}
