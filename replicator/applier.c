@@ -35,13 +35,11 @@ struct dst_table {
 	struct ss_tableinfo info; /* target catalog */
 };
 
+/* The records of one sub-batch, executed and then forgotten. */
 struct pending {
 	struct ss_buf payloads; /* record payloads back to back */
 	size_t *offs;
 	uint64_t *pos;
-	uint64_t *txid;
-	uint8_t *flags;
-	int64_t *ts;
 	int n, cap;
 };
 
@@ -175,16 +173,10 @@ static void pend_add(struct pending *p, const struct ss_jrec *r)
 		p->cap = p->cap ? p->cap * 2 : 1024;
 		p->offs = ss_xrealloc(p->offs, sizeof *p->offs * (size_t)(p->cap + 1));
 		p->pos = ss_xrealloc(p->pos, sizeof *p->pos * (size_t)p->cap);
-		p->txid = ss_xrealloc(p->txid, sizeof *p->txid * (size_t)p->cap);
-		p->flags = ss_xrealloc(p->flags, (size_t)p->cap);
-		p->ts = ss_xrealloc(p->ts, sizeof *p->ts * (size_t)p->cap);
 	}
 	p->offs[p->n] = p->payloads.len;
 	ss_buf_add(&p->payloads, r->payload, r->len);
 	p->pos[p->n] = r->pos;
-	p->txid[p->n] = r->txid;
-	p->flags[p->n] = r->flags;
-	p->ts[p->n] = r->ts_us;
 	p->n++;
 	p->offs[p->n] = p->payloads.len;
 }
@@ -690,9 +682,6 @@ void ss_applier_free(struct ss_applier *a)
 	ss_buf_free(&a->pend.payloads);
 	free(a->pend.offs);
 	free(a->pend.pos);
-	free(a->pend.txid);
-	free(a->pend.flags);
-	free(a->pend.ts);
 	free(a->src_ident);
 	pthread_mutex_destroy(&a->mu);
 	free(a);
