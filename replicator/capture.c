@@ -536,6 +536,9 @@ static int trigger_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 	if (cap->n == 0) {
 		if (d->commit(cap->conn, err) < 0)
 			goto fail;
+		/* no visible row: every carried transaction has ended (a
+		 * committed transaction's rows are visible together) */
+		cap->npending = 0;
 		return 0;
 	}
 	*full = cap->n >= limit;
@@ -651,6 +654,13 @@ int ss_capture_poll(struct ss_capture *cap, int *full, struct ss_err *err)
 		n = trigger_poll(cap, full, err);
 		if (n < 0 || ntimestamp == 0)
 			return n;
+		/* Timestamp records end a target transaction each: not while a
+		 * trigger-captured transaction is open in the journal (that
+		 * needs a full batch, so the next poll comes at once). */
+		if (cap->npending > 0) {
+			*full = 1;
+			return n;
+		}
 	}
 	cap->stats.polls += ntrigger ? 0 : 1;
 	cap->stats.last_poll_us = ss_now_us();
