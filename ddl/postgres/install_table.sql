@@ -1,5 +1,9 @@
 -- SECURITY DEFINER: the application role that writes the table needs no
 -- rights on the shadowsync schema (and cannot forge change rows itself).
+-- A trigger's function is checked for EXECUTE only when the trigger is
+-- created, so the REVOKE below costs the captured tables nothing, and it
+-- keeps any other role from attaching the function to a table of its own or
+-- calling it (a function is executable by PUBLIC from its creation on).
 -- The SET clauses pin every setting that changes how a value prints, so
 -- the writing session's settings change nothing in the captured text.
 -- A statement's row changes are simultaneous: the deletes of the old keys
@@ -31,6 +35,7 @@ BEGIN
     RETURN NULL;
 END
 $shadowsync_body$;
+REVOKE ALL ON FUNCTION shadowsync.@FUNC@() FROM PUBLIC;
 COMMENT ON FUNCTION shadowsync.@FUNC@() IS @FUNC_COMMENT_LIT@;
 -- (a trigger with transition tables has one event)
 DROP TRIGGER IF EXISTS @OLD_TRIGGER@ ON @QTABLE@;
