@@ -8,6 +8,11 @@
 -- the client's DELIMITER command); after a failure there, run
 -- `shadowsync uninstall` to clean up.
 --
+-- The triggers run with the rights of their DEFINER, the user running this
+-- script (run it as the replication user, not root: see "MariaDB
+-- permissions" in the user guide): the users writing the captured tables
+-- need no right on the database `shadowsync`, and must get none.
+--
 -- Each trigger keeps the sql_mode it was created with: strict mode makes a
 -- row that cannot be captured (an image larger than max_allowed_packet) fail
 -- the application's statement instead of leaving an incomplete image.
