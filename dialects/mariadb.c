@@ -180,6 +180,7 @@ static void fail_stmt(struct ss_conn *c, MYSQL_STMT *st, const char *sql, struct
 
 struct my_dsn {
 	char *host, *port, *dbname, *user, *unix_socket, *password;
+	char *sslmode, *sslrootcert, *sslcert, *sslkey;
 };
 
 static void dsn_free(struct my_dsn *d)
@@ -190,6 +191,10 @@ static void dsn_free(struct my_dsn *d)
 	free(d->user);
 	free(d->unix_socket);
 	free(d->password);
+	free(d->sslmode);
+	free(d->sslrootcert);
+	free(d->sslcert);
+	free(d->sslkey);
 }
 
 /* libpq style: key=value pairs separated by blanks; a value may be written
@@ -251,10 +256,19 @@ static int dsn_parse(const struct ss_dbconf *db, struct my_dsn *d, struct ss_err
 			slot = &d->unix_socket;
 		else if (strcmp(key.data, "password") == 0)
 			slot = &d->password;
+		else if (strcmp(key.data, "sslmode") == 0)
+			slot = &d->sslmode;
+		else if (strcmp(key.data, "sslrootcert") == 0)
+			slot = &d->sslrootcert;
+		else if (strcmp(key.data, "sslcert") == 0)
+			slot = &d->sslcert;
+		else if (strcmp(key.data, "sslkey") == 0)
+			slot = &d->sslkey;
 		if (!slot) {
 			ss_err_set(err,
 				   "database %s: dsn: unknown key \"%s\" (mariadb takes host, "
-				   "port, dbname, user, unix_socket)",
+				   "port, dbname, user, password, unix_socket, sslmode, "
+				   "sslrootcert, sslcert, sslkey)",
 				   db->name, key.data);
 			goto bad;
 		}
@@ -311,6 +325,56 @@ static int first_text_cb(void *arg, int n, const char *const *v, const size_t *l
 	return 1;
 }
 
+/* TLS as libpq's sslmode means it: disable (also the default: no sslmode
+ * key), require (encrypted, the server not verified unless sslrootcert is
+ * given, as libpq does), verify-ca (the chain against sslrootcert),
+ * verify-full (also the host name).  Every mode but disable refuses a
+ * server that does not offer TLS (MYSQL_OPT_SSL_ENFORCE).  Connector/C
+ * verifies the chain whenever a CA is set, the host name only with
+ * MYSQL_OPT_SSL_VERIFY_SERVER_CERT. */
+static int my_tls_options(const struct ss_dbconf *db, const struct my_dsn *d, MYSQL *my,
+			  struct ss_err *err)
+{
+	my_bool on = 1, full;
+
+	if (!d->sslmode || strcmp(d->sslmode, "disable") == 0) {
+		if (!d->sslmode && (d->sslrootcert || d->sslcert || d->sslkey)) {
+			ss_err_set(err,
+				   "database %s: dsn: sslrootcert, sslcert and sslkey need "
+				   "sslmode (require, verify-ca or verify-full)",
+				   db->name);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(d->sslmode, "require") != 0 && strcmp(d->sslmode, "verify-ca") != 0 &&
+	    strcmp(d->sslmode, "verify-full") != 0) {
+		ss_err_set(err,
+			   "database %s: dsn: invalid sslmode \"%s\" (disable, require, "
+			   "verify-ca or verify-full)",
+			   db->name, d->sslmode);
+		return -1;
+	}
+	full = strcmp(d->sslmode, "verify-full") == 0;
+	if ((full || strcmp(d->sslmode, "verify-ca") == 0) &&
+	    (!d->sslrootcert || !*d->sslrootcert)) {
+		ss_err_set(err, "database %s: dsn: sslmode=%s needs sslrootcert (the CA file)",
+			   db->name, d->sslmode);
+		return -1;
+	}
+	if (mysql_optionsv(my, MYSQL_OPT_SSL_ENFORCE, &on) ||
+	    (d->sslrootcert && *d->sslrootcert &&
+	     mysql_optionsv(my, MYSQL_OPT_SSL_CA, d->sslrootcert)) ||
+	    (d->sslcert && *d->sslcert && mysql_optionsv(my, MYSQL_OPT_SSL_CERT, d->sslcert)) ||
+	    (d->sslkey && *d->sslkey && mysql_optionsv(my, MYSQL_OPT_SSL_KEY, d->sslkey)) ||
+	    mysql_optionsv(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &full)) {
+		ss_err_set(err, "database %s: cannot set the TLS options: %s", db->name,
+			   mysql_error(my));
+		return -1;
+	}
+	return 0;
+}
+
 static struct ss_conn *my_connect(const struct ss_dbconf *db, struct ss_err *err)
 {
 	static const char *const session[] = {
@@ -353,6 +417,8 @@ static struct ss_conn *my_connect(const struct ss_dbconf *db, struct ss_err *err
 	mysql_optionsv(c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_optionsv(c->my, MYSQL_OPT_MAX_ALLOWED_PACKET, &maxpacket);
 	mysql_optionsv(c->my, MYSQL_OPT_LOCAL_INFILE, &no);
+	if (my_tls_options(db, &d, c->my, err) < 0)
+		goto fail;
 	pw = ss_db_password(db) ? ss_db_password(db) : d.password;
 	if (!mysql_real_connect(c->my, d.host, d.user, pw, d.dbname, port, d.unix_socket, 0)) {
 		char m[1024];
@@ -363,6 +429,14 @@ static struct ss_conn *my_connect(const struct ss_dbconf *db, struct ss_err *err
 		if (err)
 			err->transient =
 				mysql_errno(c->my) >= 2000 || my_transient(mysql_errno(c->my));
+		goto fail;
+	}
+	/* MYSQL_OPT_SSL_ENFORCE alone lets a server without TLS through. */
+	if (d.sslmode && strcmp(d.sslmode, "disable") != 0 && !mysql_get_ssl_cipher(c->my)) {
+		ss_err_set(err,
+			   "database %s: cannot connect: sslmode=%s, but the server does not "
+			   "offer TLS",
+			   db->name, d.sslmode);
 		goto fail;
 	}
 	for (int i = 0; session[i]; i++)
