@@ -276,8 +276,12 @@ ss_maria_start()
 	_ss_maria_names+=("$name")
 	export "${name}_DIR=$dir" "${name}_SOCK=$dir/sock"
 
+	# Its own tmpdir: a MariaDB starting up removes the #sql temporary files
+	# it finds there, so servers sharing /tmp break each other's queries.
+	mkdir -p "$dir/tmp"
+	[ "$(id -u)" -eq 0 ] && chown mysql: "$dir/tmp"
 	if ! mariadb-install-db --no-defaults --auth-root-authentication-method=normal \
-		--datadir="$dir/data" "${user[@]+"${user[@]}"}" --skip-test-db \
+		--datadir="$dir/data" "${user[@]+"${user[@]}"}" --skip-test-db --tmpdir="$dir/tmp" \
 		--skip-name-resolve >"$dir/install.log" 2>&1 </dev/null; then
 		cat "$dir/install.log" >&2
 		ss_fail "mariadb-install-db for MariaDB $name failed"
@@ -288,7 +292,7 @@ ss_maria_start()
 		_ss_ports+=("$port")
 		# shellcheck disable=SC2086 # SS_MARIA_EXTRA_OPTS: words on purpose
 		mariadbd --no-defaults "${user[@]+"${user[@]}"}" --datadir="$dir/data" \
-			--socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 \
+			--tmpdir="$dir/tmp" --socket="$dir/sock" --port="$port" --bind-address=127.0.0.1 \
 			--pid-file="$dir/mariadbd.pid" --log-error="$dir/err.log" \
 			--skip-grant-tables=0 --innodb-flush-log-at-trx-commit=2 \
 			--innodb-buffer-pool-size=128M --skip-name-resolve \

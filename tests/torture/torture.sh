@@ -174,7 +174,7 @@ maria_restart()
 	port=$(_ss_var "${name}_PORT")
 	_ss_maria_stop "$name"
 	sleep "$2"
-	mariadbd --no-defaults --user=mysql --datadir="$dir/data" --socket="$dir/sock" \
+	mariadbd --no-defaults --user=mysql --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/sock" \
 		--port="$port" --bind-address=127.0.0.1 --pid-file="$dir/mariadbd.pid" \
 		--log-error="$dir/err.log" --innodb-flush-log-at-trx-commit=2 \
 		--innodb-buffer-pool-size=128M --skip-name-resolve </dev/null >>"$dir/stdout.log" 2>&1 &
