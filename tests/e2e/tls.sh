@@ -7,7 +7,8 @@
 # PostgreSQL source (libpq's sslmode=verify-full sslrootcert=...) ->
 # MariaDB target (our sslmode=verify-full sslrootcert=...): rows arrive.
 # A wrong CA, sslmode=disable, and sslmode=require against a MariaDB that
-# offers no TLS are refused, each with an error naming the database, and
+# offers no TLS, verify-full to a host name not in the certificate (where
+# verify-ca connects) are refused, each with an error naming the database, and
 # no row reaches the target.
 set -euo pipefail
 . "$(dirname "$0")/../lib/harness.sh"
@@ -97,6 +98,10 @@ refused "MariaDB verify-full with a wrong CA" "$T/m-wrongca.ini" dst "certificat
 conf "$T/m-verifyca.ini" "$PSRC sslmode=verify-full sslrootcert=$C/ca.crt" \
 	"$MDST sslmode=verify-ca sslrootcert=$C/other.crt"
 refused "MariaDB verify-ca with a wrong CA" "$T/m-verifyca.ini" dst "certificate|verif"
+# 127.1 is 127.0.0.1, but not a name in the certificate: only verify-full cares
+conf "$T/m-wronghost.ini" "$PSRC sslmode=verify-full sslrootcert=$C/ca.crt" \
+	"$MDST host=127.1 sslmode=verify-full sslrootcert=$C/ca.crt"
+refused "MariaDB verify-full, host name not in the certificate" "$T/m-wronghost.ini" dst "certificate|verif|name|match"
 conf "$T/m-disable.ini" "$PSRC sslmode=verify-full sslrootcert=$C/ca.crt" "$MDST sslmode=disable"
 refused "MariaDB sslmode=disable, user REQUIRE SSL" "$T/m-disable.ini" dst "access denied"
 conf "$T/m-plain.ini" "$PSRC sslmode=verify-full sslrootcert=$C/ca.crt" \
@@ -123,9 +128,9 @@ conf "$T/require.ini" "$PSRC sslmode=verify-ca sslrootcert=$C/ca.crt" "$MDST ssl
 timeout 120 "$BIN" run -c "$T/require.ini" --once >"$T/run2.log" 2>&1 ||
 	{ cat "$T/run2.log"; ss_fail "run --once with sslmode=require / verify-ca failed"; }
 ss_psql PG -d shop -c "INSERT INTO t VALUES (4, 'four')"
-conf "$T/verifyca.ini" "$PSRC sslmode=require" "$MDST sslmode=verify-ca sslrootcert=$C/ca.crt"
+conf "$T/verifyca.ini" "$PSRC sslmode=require" "$MDST host=127.1 sslmode=verify-ca sslrootcert=$C/ca.crt"
 timeout 120 "$BIN" run -c "$T/verifyca.ini" --once >"$T/run3.log" 2>&1 ||
-	{ cat "$T/run3.log"; ss_fail "run --once with MariaDB sslmode=verify-ca failed"; }
+	{ cat "$T/run3.log"; ss_fail "run --once with MariaDB sslmode=verify-ca (host 127.1, not in the certificate) failed"; }
 ss_assert_eq "1 one;2 TWO;3 three;4 four;" \
 	"$(ss_maria M -e 'SELECT id, v FROM dst.t ORDER BY id' | tr '\t\n' ' ;')" "dst.t after require / verify-ca"
 ss_pass
