@@ -13,7 +13,9 @@
  *       in a canonical form, column i interpreted by TYPES[i]: i integer,
  *       h hex text (upper-cased), n exact decimal (trailing zeros dropped),
  *       f double (compared by value: printed as %.17g, -0 as 0), b boolean
- *       (1/0), t timestamp (T or space, fraction zeros dropped).  "N" is SQL
+ *       (1/0), t timestamp (T or space, fraction zeros dropped), d an exact
+ *       decimal compared as the double it rounds to (a SQLite NUMERIC column
+ *       keeps a double: doc/types.md).  "N" is SQL
  *       NULL in every column.  The output is what torture.sh compares
  *       between the source and every target; it shares no code with
  *       `shadowsync check`.
@@ -600,6 +602,7 @@ static void canon_field(char type, char *v, FILE *out)
 		canon_decimal(v);
 		fputs(v, out);
 		break;
+	case 'd':
 	case 'f': {
 		double d = strtod(v, NULL);
 
