@@ -1,12 +1,16 @@
 /*
- * dialect.c -- what every dialect shares: choosing the dialect for a
- * configured database, table-info helpers, resolving a job's table list
- * against the catalog, and the compiled-in DDL templates.
+ * dialect.c -- the helper library the dialects share: the compiled-in DDL
+ * templates, table-info helpers, standard SQL quoting and column lists,
+ * placeholders, collecting catalog rows that match patterns, the
+ * shadow-row decoder (engine.h), which database a connection reaches, the
+ * timestamp-poll helpers, and small wrappers over the dialect table.
  *
- * Nothing here knows any one database's syntax; that is in postgres.c,
- * mariadb.c and odbc.c.
+ * Nothing here knows any one database's syntax (that is in the engines'
+ * *_sql.c files and the transports), and nothing here picks a dialect
+ * (registry.c does).
  */
 #include "dialect.h"
+#include "engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +112,13 @@ void ss_tableinfo_finish_pk(struct ss_tableinfo *t)
 			t->pk[t->cols[i].pk_pos - 1] = i;
 }
 
+void ss_tableinfo_finish(struct ss_tableinfo *t, const char *schema, const char *name)
+{
+	t->schema = ss_xstrdup(schema);
+	t->name = ss_xstrdup(name);
+	ss_tableinfo_finish_pk(t);
+}
+
 void ss_tableinfo_free_array(struct ss_tableinfo *t, int n)
 {
 	if (!t)
@@ -135,26 +146,25 @@ void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const ch
 	d->quote_ident(out, name);
 }
 
-void ss_sql_quote_ident(struct ss_buf *out, const char *ident)
+void ss_sql_quote_with(struct ss_buf *out, const char *s, char q)
 {
-	ss_buf_addc(out, '"');
-	for (const char *p = ident; *p; p++) {
-		if (*p == '"')
-			ss_buf_addc(out, '"');
+	ss_buf_addc(out, q);
+	for (const char *p = s; *p; p++) {
+		if (*p == q)
+			ss_buf_addc(out, q);
 		ss_buf_addc(out, *p);
 	}
-	ss_buf_addc(out, '"');
+	ss_buf_addc(out, q);
+}
+
+void ss_sql_quote_ident(struct ss_buf *out, const char *ident)
+{
+	ss_sql_quote_with(out, ident, '"');
 }
 
 void ss_sql_quote_literal(struct ss_buf *out, const char *s)
 {
-	ss_buf_addc(out, '\'');
-	for (const char *p = s; *p; p++) {
-		if (*p == '\'')
-			ss_buf_addc(out, '\'');
-		ss_buf_addc(out, *p);
-	}
-	ss_buf_addc(out, '\'');
+	ss_sql_quote_with(out, s, '\'');
 }
 
 void ss_sql_col_list(const struct ss_tableinfo *t, const int *idx, int n,
@@ -221,53 +231,11 @@ int ss_table_list_finish(struct ss_table_list *l, int rc, char ***schemas, char 
 	return 0;
 }
 
-const char *ss_dbconf_default_schema(const struct ss_dbconf *db, char *buf, size_t n)
-{
-	const char *p = db->dsn;
-
-	switch (db->driver) {
-	case SS_DRIVER_POSTGRES: return "public";
-	case SS_DRIVER_ODBC: return "main";
-	default: break;
-	}
-	/* key=value pairs separated by blanks: find dbname= */
-	while (p && *p) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncmp(p, "dbname=", 7) == 0) {
-			size_t l = strcspn(p + 7, " \t");
-			snprintf(buf, n, "%.*s", (int)l, p + 7);
-			return buf;
-		}
-		p += strcspn(p, " \t");
-	}
-	return NULL;
-}
-
 const char *ss_db_password(const struct ss_dbconf *db)
 {
 	if (!db->password_env || !*db->password_env)
 		return NULL;
 	return getenv(db->password_env);
-}
-
-struct ss_conn *ss_db_connect(const struct ss_dbconf *db, struct ss_err *err)
-{
-	struct ss_conn *c = NULL;
-
-	switch (db->driver) {
-	case SS_DRIVER_POSTGRES: c = ss_dialect_postgres.connect(db, err); break;
-	case SS_DRIVER_MARIADB: c = ss_dialect_mariadb.connect(db, err); break;
-	case SS_DRIVER_ODBC: c = ss_odbc_connect(db, err); break;
-	default: ss_err_set(err, "database %s: unknown driver", db->name);
-	}
-	return c;
-}
-
-void ss_db_disconnect(struct ss_conn *c)
-{
-	if (c)
-		c->d->disconnect(c);
 }
 
 int ss_db_exec(struct ss_conn *c, const char *sql, struct ss_err *err)
@@ -317,115 +285,15 @@ int ss_db_identity(struct ss_conn *c, char **out, struct ss_err *err)
 	return 0;
 }
 
-static int has_table(struct ss_tableinfo *t, int n, const char *schema, const char *name)
+int ss_db_query_i64(struct ss_conn *c, const char *sql, int64_t *out, struct ss_err *err)
 {
-	for (int i = 0; i < n; i++)
-		if (strcmp(t[i].schema, schema) == 0 && strcmp(t[i].name, name) == 0)
-			return 1;
+	char *v = NULL;
+
+	if (ss_db_query_value(c, sql, 0, NULL, &v, err) < 0)
+		return -1;
+	*out = v ? strtoll(v, NULL, 10) : 0;
+	free(v);
 	return 0;
-}
-
-/* Every column a table's settings name must be a column of the table:
- * a misspelt exclude_columns entry would otherwise replicate the column it
- * meant to keep out.  A key column cannot be left out. */
-static int check_named_columns(const struct ss_jobconf *job, const struct ss_tableinfo *t,
-			       const char *db, struct ss_err *err)
-{
-	struct ss_table_settings s;
-	int line = job->line;
-
-	ss_config_table_settings(job, t->schema, t->name, &s);
-	for (int i = 0; i < job->ntableconfs; i++) {
-		const struct ss_tableconf *tc = &job->tableconfs[i];
-		if (strcmp(tc->spec.name, t->name) == 0 &&
-		    (!tc->spec.schema || strcmp(tc->spec.schema, t->schema) == 0) &&
-		    tc->s.nexclude > 0)
-			line = tc->line;
-	}
-	for (int k = 0; k < s.nexclude; k++) {
-		int ci = ss_tableinfo_col(t, s.exclude_columns[k]);
-		if (ci < 0) {
-			ss_err_set(err,
-				   "%s:%d: exclude_columns names \"%s\", which is not a column of "
-				   "%s.%s in database %s",
-				   job->path ? job->path : "?", line, s.exclude_columns[k],
-				   t->schema, t->name, db);
-			return -1;
-		}
-		if (t->cols[ci].pk_pos) {
-			ss_err_set(err,
-				   "%s:%d: exclude_columns names \"%s\", a primary key column of "
-				   "%s.%s: changes are applied by key, so it cannot be left out",
-				   job->path ? job->path : "?", line, s.exclude_columns[k],
-				   t->schema, t->name);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int ss_db_job_tables(struct ss_conn *c, const struct ss_jobconf *job, struct ss_tableinfo **out,
-		     int *n, struct ss_err *err)
-{
-	struct ss_tableinfo *t = NULL;
-	int cnt = 0;
-
-	for (int i = 0; i < job->ntables; i++) {
-		const struct ss_tablespec *spec = &job->tables[i];
-		const char *schema = spec->schema ? spec->schema : c->d->default_schema(c);
-		char **schemas = NULL, **names = NULL;
-		int m = 0;
-
-		if (spec->is_pattern) {
-			if (c->d->list_tables(c, schema, spec->name, &schemas, &names, &m, err) < 0)
-				goto fail;
-			if (m == 0) {
-				ss_err_set(err, "no table in database %s matches %s.%s",
-					   c->db->name, schema, spec->name);
-				goto fail;
-			}
-		} else {
-			m = 1;
-			schemas = ss_xcalloc(1, sizeof *schemas);
-			names = ss_xcalloc(1, sizeof *names);
-			schemas[0] = ss_xstrdup(schema);
-			names[0] = ss_xstrdup(spec->name);
-		}
-		for (int k = 0; k < m; k++) {
-			if (has_table(t, cnt, schemas[k], names[k]))
-				continue;
-			t = ss_xrealloc(t, sizeof *t * (size_t)(cnt + 1));
-			memset(&t[cnt], 0, sizeof t[cnt]);
-			if (c->d->table_info(c, schemas[k], names[k], &t[cnt], err) < 0) {
-				ss_strv_free(schemas, m);
-				ss_strv_free(names, m);
-				goto fail;
-			}
-			cnt++;
-			if (t[cnt - 1].npk == 0) {
-				ss_err_set(err,
-					   "table %s.%s in database %s has no primary key; "
-					   "shadowsync needs one to apply changes by key",
-					   schemas[k], names[k], c->db->name);
-				ss_strv_free(schemas, m);
-				ss_strv_free(names, m);
-				goto fail;
-			}
-			if (check_named_columns(job, &t[cnt - 1], c->db->name, err) < 0) {
-				ss_strv_free(schemas, m);
-				ss_strv_free(names, m);
-				goto fail;
-			}
-		}
-		ss_strv_free(schemas, m);
-		ss_strv_free(names, m);
-	}
-	*out = t;
-	*n = cnt;
-	return 0;
-fail:
-	ss_tableinfo_free_array(t, cnt);
-	return -1;
 }
 
 /* ---- timestamp capture ---------------------------------------------------- */
@@ -466,4 +334,53 @@ void ss_poll_order_cols(const struct ss_dialect *d, const struct ss_poll_spec *s
 		ss_buf_adds(out, SS_POLL_ROW ".");
 		d->quote_ident(out, k < 0 ? s->ts_col : s->t->cols[s->t->pk[k]].name);
 	}
+}
+
+/* ---- engine.h: placeholders, positions, shadow rows ---------------------- */
+
+void ss_sql_ph(struct ss_buf *out, enum ss_ph ph, int n)
+{
+	if (ph == SS_PH_DOLLAR)
+		ss_buf_addf(out, "$%d", n);
+	else
+		ss_buf_addc(out, '?');
+}
+
+void ss_sql_placeholders(struct ss_buf *out, int nrows, int ncols)
+{
+	for (int r = 0; r < nrows; r++) {
+		ss_buf_adds(out, r ? ", (" : "(");
+		for (int i = 0; i < ncols; i++)
+			ss_buf_adds(out, i ? ", ?" : "?");
+		ss_buf_addc(out, ')');
+	}
+}
+
+int ss_shadow_row_decode(int n, const char *const *v, const size_t *l, struct ss_shadow_row *r)
+{
+	if (n < 8 || !v[0] || !v[2] || !v[3] || !v[4] || !v[5])
+		return 0;
+	memset(r, 0, sizeof *r);
+	r->id = strtoull(v[0], NULL, 10);
+	r->txid = v[1] ? strtoull(v[1], NULL, 10) : 0;
+	r->schema = v[2];
+	r->table = v[3];
+	r->op = v[4][0];
+	r->key_image = v[5];
+	r->key_len = l[5];
+	r->row_image = v[6];
+	r->row_len = v[6] ? l[6] : 0;
+	r->captured_us = v[7] ? strtoll(v[7], NULL, 10) : 0;
+	return 1;
+}
+
+int ss_shadow_fetch_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
+{
+	struct ss_shadow_fetch *s = arg;
+	struct ss_shadow_row r;
+
+	if (!ss_shadow_row_decode(n, v, l, &r))
+		return 0;
+	r.text_values = s->text_values;
+	return s->cb(s->arg, &r, err);
 }

@@ -58,13 +58,8 @@ struct ss_tableinfo {
 void ss_tableinfo_free(struct ss_tableinfo *t);
 /* Fill t->pk / t->npk from the columns' pk_pos (after introspection). */
 void ss_tableinfo_finish_pk(struct ss_tableinfo *t);
-/* PostgreSQL type name (pg_type.typname) -> journal form; shared by the
- * native and the ODBC PostgreSQL flavours. */
-uint8_t ss_postgres_vtype(const char *typname);
-/* PostgreSQL: the row image of record rec (an alias or OLD/NEW) as the
- * capture writes it, each column's own text form (keys_only: the key). */
-void ss_postgres_image_expr(const struct ss_tableinfo *t, const char *rec, int keys_only,
-			    struct ss_buf *out);
+/* After introspection: t's schema and name (copied), and its key. */
+void ss_tableinfo_finish(struct ss_tableinfo *t, const char *schema, const char *name);
 int ss_tableinfo_col(const struct ss_tableinfo *t, const char *name); /* index or -1 */
 /* "schema.table" with both parts quoted through the dialect. */
 void ss_tableinfo_qname(const struct ss_dialect *d, const char *schema, const char *name,
@@ -296,6 +291,9 @@ struct ss_dialect {
 	const struct ss_lease_ops *lease; /* job lease on a capture source */
 };
 
+/* The first column of the first row as an integer (0 for NULL / no row). */
+int ss_db_query_i64(struct ss_conn *c, const char *sql, int64_t *out,
+		    struct ss_err *err) SS_MUST_CHECK;
 /* The dialect for a configured database (postgres, mariadb, odbc: for odbc
  * the flavour is picked after connecting, from SQL_DBMS_NAME). */
 struct ss_conn *ss_db_connect(const struct ss_dbconf *db, struct ss_err *err);
@@ -320,6 +318,9 @@ void ss_tableinfo_free_array(struct ss_tableinfo *t, int n);
  * (PostgreSQL, SQLite and other ANSI-quoting dialects). */
 void ss_sql_quote_ident(struct ss_buf *out, const char *ident);
 void ss_sql_quote_literal(struct ss_buf *out, const char *s);
+/* s between two q, a q inside doubled (the rule of every quoting above and
+ * of MariaDB's backticks). */
+void ss_sql_quote_with(struct ss_buf *out, const char *s, char q);
 /* "a, b, c": the columns t->cols[idx[0..n)] quoted by q (idx = t->pk,
  * n = t->npk for the key). */
 void ss_sql_col_list(const struct ss_tableinfo *t, const int *idx, int n,

@@ -10,6 +10,8 @@
 /* True when a column type (information_schema COLUMN_TYPE) is `name`,
  * possibly followed by a length or attributes: "bit(1)" is "bit". */
 int ss_my_type_is(const char *type, const char *name);
+/* True for the character types (char, varchar, the texts, enum, set). */
+int ss_my_is_text_type(const char *type);
 
 /* The expression giving a column's value in a row image (the JSON the
  * capture trigger writes), for the column of the row alias `rec`. */

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "engine.h"
 #include "odbc_int.h"
 
 #define STMT_IN_MSG 200
@@ -729,16 +730,6 @@ int ss_odbc_exec_script(struct ss_conn *c, const char *sql, struct ss_err *err)
 
 /* ---- apply ------------------------------------------------------------------------- */
 
-void ss_odbc_placeholders(struct ss_buf *out, int nrows, int ncols)
-{
-	for (int r = 0; r < nrows; r++) {
-		ss_buf_adds(out, r ? ", (" : "(");
-		for (int i = 0; i < ncols; i++)
-			ss_buf_adds(out, i ? ", ?" : "?");
-		ss_buf_addc(out, ')');
-	}
-}
-
 void ss_odbc_describe_key(const struct ss_change *ch, struct ss_buf *out)
 {
 	for (int i = 0; i < ch->nkey; i++) {
@@ -854,7 +845,7 @@ static int rows_in_statement(const struct ss_apply_batch *b, int keys, int from,
 }
 
 static int apply_batch(struct ss_conn *c, const struct ss_apply_batch *b, int del,
-		       odbc_upsert_fn up, odbc_delete_fn dl, struct ss_err *err)
+		       struct ss_err *err)
 {
 	const struct ss_tableinfo *t = b->target;
 	int ncols = del ? t->npk : b->ncols;
@@ -877,14 +868,16 @@ static int apply_batch(struct ss_conn *c, const struct ss_apply_batch *b, int de
 		if (nrows != last_rows) {
 			ss_buf_reset(&sql);
 			if (del)
-				dl(t, nrows, &sql);
+				c->d->delete_sql(t, nrows, &sql);
 			else
-				up(t, b->cols, b->ncols, nrows, &sql);
+				c->d->upsert_sql(t, b->cols, b->ncols, nrows, &sql);
 			last_rows = nrows;
 		}
 		if (build_params(c, b, del, from, nrows, params, &arena, err) < 0)
 			goto done;
 		if (ss_odbc_run(c, sql.data, nrows * ncols, params, NULL, NULL, err) < 0) {
+			if (!del && ODBC(c)->fl->upsert_explain)
+				ODBC(c)->fl->upsert_explain(t, err);
 			if (nrows == 1) {
 				struct ss_buf kd;
 				ss_buf_init(&kd);
@@ -906,16 +899,14 @@ done:
 	return rc;
 }
 
-int ss_odbc_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, odbc_upsert_fn sql,
-			 struct ss_err *err)
+int ss_odbc_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
 {
-	return apply_batch(c, b, 0, sql, NULL, err);
+	return apply_batch(c, b, 0, err);
 }
 
-int ss_odbc_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, odbc_delete_fn sql,
-			 struct ss_err *err)
+int ss_odbc_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
 {
-	return apply_batch(c, b, 1, NULL, sql, err);
+	return apply_batch(c, b, 1, err);
 }
 
 /* ---- shared helpers -------------------------------------------------------------- */
@@ -977,25 +968,4 @@ uint8_t ss_odbc_vtype_from_decl(const char *decl)
 	if (has(decl, "TIME"))
 		return SS_V_TIME;
 	return SS_V_TEXT;
-}
-
-int ss_odbc_list_tables_is(struct ss_conn *c, const char *schema_pat, const char *name_pat,
-			   const char *exclude_schemas_sql, char ***schemas, char ***names, int *n,
-			   struct ss_err *err)
-{
-	struct ss_table_list s = {schema_pat ? schema_pat : ss_odbc_default_schema(c), name_pat,
-				  NULL, NULL, 0};
-	struct ss_buf sql;
-	int r;
-
-	ss_buf_init(&sql);
-	ss_buf_addf(&sql,
-		    "SELECT table_schema, table_name FROM information_schema.tables"
-		    " WHERE table_type = 'BASE TABLE' AND table_schema NOT IN (%s)"
-		    "   AND table_name NOT LIKE 'shadowsync\\_%%'"
-		    " ORDER BY 1, 2",
-		    exclude_schemas_sql);
-	r = ss_odbc_run(c, sql.data, 0, NULL, ss_table_list_row, &s, err);
-	ss_buf_free(&sql);
-	return ss_table_list_finish(&s, r, schemas, names, n);
 }

@@ -2,8 +2,13 @@
  * odbc_flavors.c -- PostgreSQL and MariaDB/MySQL reached through their ODBC
  * drivers (psqlodbc, MariaDB Connector/ODBC), as targets.
  *
- * Each flavour has its own quoting, introspection, upsert and delete text,
- * position table and session settings; the plumbing is odbc.c's.  Capture
+ * The SQL is the engines' own, shared with the native dialects: quoting,
+ * catalog queries, upsert / delete text come from
+ * postgres_sql.c and mariadb_sql.c (engine.h), so the MariaDB upsert's
+ * secondary-unique-key guard holds through either transport.  What is left
+ * here is how each driver is reached: session settings, which errors are
+ * transient, how a journal value becomes a parameter.  The plumbing is
+ * odbc.c's.  Capture
  * from these databases is the native dialects' job (driver = postgres /
  * mariadb): the trigger DDL and NOTIFY wake-ups need their client libraries,
  * so the capture entries here refuse with that advice.
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "odbc_int.h"
 
 static int refuse_capture(struct ss_conn *c, struct ss_err *err)
@@ -56,6 +62,11 @@ static int no_delete(struct ss_conn *c, const char *job, const uint64_t *ids, in
 	return refuse_capture(c, err);
 }
 
+/* The capture entries of a target-only flavour. */
+#define TARGET_ONLY                                                                     \
+	.capture_install_sql = no_install_sql, .capture_uninstall_sql = no_install_sql, \
+	.capture_fetch = no_fetch, .capture_txn_more = NULL, .capture_delete = no_delete
+
 static int field_is(const struct ss_field *f, const char *s)
 {
 	return f->len == strlen(s) && memcmp(f->data, s, f->len) == 0;
@@ -74,14 +85,6 @@ static void binary_param(const struct ss_colinfo *col, const struct ss_field *f,
 	ss_hex_encode((const uint8_t *)f->data, f->len, scratch);
 	out->data = scratch->data;
 	out->len = scratch->len;
-}
-
-static int int_value(const char *s, size_t n)
-{
-	char b[16];
-
-	snprintf(b, sizeof b, "%.*s", (int)(n < 15 ? n : 15), s);
-	return atoi(b);
 }
 
 /* ======================================================================== */
@@ -113,144 +116,21 @@ static int pq_transient(const char *state, long native, const char *msg)
 	       strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0;
 }
 
-static int pq_now_us(struct ss_conn *c, int64_t *us, struct ss_err *err)
-{
-	char *v = NULL;
-
-	if (ss_odbc_value(c, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint", 0,
-			  NULL, &v, err) < 0)
-		return -1;
-	*us = v ? strtoll(v, NULL, 10) : 0;
-	free(v);
-	return 0;
-}
-
-static int pq_ti_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct ss_tableinfo *t = arg;
-	struct ss_colinfo *col;
-
-	(void)l;
-	(void)err;
-	if (n < 7 || !v[0])
-		return 0;
-	t->cols = ss_xrealloc(t->cols, sizeof *t->cols * (size_t)(t->ncols + 1));
-	col = &t->cols[t->ncols++];
-	memset(col, 0, sizeof *col);
-	col->name = ss_xstrdup(v[0]);
-	col->type = ss_xstrdup(v[1] ? v[1] : "");
-	col->vtype = ss_postgres_vtype(v[2] ? v[2] : "");
-	col->nullable = v[3] && (v[3][0] == '1' || v[3][0] == 't');
-	col->pk_pos = v[4] ? atoi(v[4]) : 0;
-	col->precision = v[5] ? atoi(v[5]) : -1;
-	col->scale = v[6] ? atoi(v[6]) : -1;
-	return 0;
-}
-
 static int pq_table_info(struct ss_conn *c, const char *schema, const char *name,
 			 struct ss_tableinfo *out, struct ss_err *err)
 {
-	/* the native dialect's catalog query; booleans as integers because
-	 * psqlodbc renders them as 1/0 */
-	static const char sql[] =
-		"SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
-		"       CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,"
-		"       (NOT a.attnotnull)::int,"
-		"       coalesce((SELECT k.ord FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
-		"                  WHERE k.attnum = a.attnum), 0),"
-		"       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 0"
-		"            THEN ((a.atttypmod - 4) >> 16) & 65535"
-		"            WHEN a.atttypid IN ('timestamp'::regtype, 'timestamptz'::regtype,"
-		"                                'time'::regtype) AND a.atttypmod >= 0"
-		"            THEN a.atttypmod END,"
-		"       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 0"
-		"            THEN (a.atttypmod - 4) & 65535 END"
-		"  FROM pg_catalog.pg_attribute a"
-		"  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
-		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
-		"  LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype"
-		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary"
-		" WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r', 'p')"
-		"   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
-		" ORDER BY a.attnum";
-	const char *s = schema && *schema ? schema : ss_odbc_default_schema(c);
-	struct odbc_param p[2] = {odbc_text(s), odbc_text(name)};
-
-	memset(out, 0, sizeof *out);
-	if (ss_odbc_run(c, sql, 2, p, pq_ti_row, out, err) < 0) {
-		ss_tableinfo_free(out);
-		return -1;
-	}
-	if (out->ncols == 0) {
-		ss_err_set(err, "database %s: table %s.%s does not exist", c->db->name, s, name);
-		return -1;
-	}
-	out->schema = ss_xstrdup(s);
-	out->name = ss_xstrdup(name);
-	ss_tableinfo_finish_pk(out);
-	return 0;
-}
-
-static int pq_list_tables(struct ss_conn *c, const char *schema_pat, const char *name_pat,
-			  char ***schemas, char ***names, int *n, struct ss_err *err)
-{
-	return ss_odbc_list_tables_is(c, schema_pat, name_pat,
-				      "'pg_catalog', 'information_schema', 'shadowsync'", schemas,
-				      names, n, err);
-}
-
-static int pq_apply_prepare(struct ss_conn *c, struct ss_err *err)
-{
-	if (ss_odbc_run(c, "SET session_replication_role = replica", 0, NULL, NULL, NULL, err) <
-	    0) {
-		ss_err_prefix(err, "applier needs a role allowed to set session_replication_role "
-				   "(superuser, or granted on PostgreSQL 15+)");
-		return -1;
-	}
-	/* the same position table as the native dialect */
-	return ss_odbc_exec_script(c, ss_ddl_get("postgres/position.sql"), err);
+	return ss_pg_table_info(c, SS_PH_QMARK, schema, name, out, err);
 }
 
 static void pq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
 			  struct ss_buf *out)
 {
-	ss_buf_adds(out, "INSERT INTO ");
-	ss_tableinfo_qname(&ss_dialect_odbc_postgres, t->schema, t->name, out);
-	ss_buf_adds(out, " (");
-	ss_sql_col_list(t, cols, ncols, ss_sql_quote_ident, out);
-	ss_buf_adds(out, ") VALUES ");
-	ss_odbc_placeholders(out, nrows, ncols);
-	ss_sql_on_conflict_update(t, cols, ncols, "EXCLUDED", out);
-}
-
-/* DELETE ... WHERE k IN (?, ?) or (a, b) IN ((?, ?), (?, ?)): row
- * constructors rather than VALUES, so untyped parameters take the key
- * columns' types.  Shared by both flavours. */
-static void delete_sql(const struct ss_dialect *d, const struct ss_tableinfo *t, int nrows,
-		       struct ss_buf *out)
-{
-	ss_buf_adds(out, "DELETE FROM ");
-	ss_tableinfo_qname(d, t->schema, t->name, out);
-	ss_buf_adds(out, " WHERE ");
-	if (t->npk == 1) {
-		d->quote_ident(out, t->cols[t->pk[0]].name);
-		ss_buf_adds(out, " IN (");
-		for (int r = 0; r < nrows; r++)
-			ss_buf_adds(out, r ? ", ?" : "?");
-		ss_buf_addc(out, ')');
-		return;
-	}
-	ss_buf_addc(out, '(');
-	ss_sql_col_list(t, t->pk, t->npk, d->quote_ident, out);
-	ss_buf_adds(out, ") IN (");
-	ss_odbc_placeholders(out, nrows, t->npk);
-	ss_buf_addc(out, ')');
+	ss_pg_upsert_sql(t, cols, ncols, NULL, nrows, out);
 }
 
 static void pq_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf *out)
 {
-	delete_sql(&ss_dialect_odbc_postgres, t, nrows, out);
+	ss_pg_delete_sql(t, NULL, nrows, out);
 }
 
 /* PostgreSQL reads every journal form as it is (it is the reference). */
@@ -264,16 +144,6 @@ static int pq_value(const struct ss_colinfo *col, const struct ss_field *f, stru
 	if (f->type == SS_V_BINARY)
 		binary_param(col, f, out, scratch);
 	return 0;
-}
-
-static int pq_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
-{
-	return ss_odbc_apply_upsert(c, b, pq_upsert_sql, err);
-}
-
-static int pq_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
-{
-	return ss_odbc_apply_delete(c, b, pq_delete_sql, err);
 }
 
 /* The native dialect's statements, with ODBC's placeholders. */
@@ -303,29 +173,13 @@ static int pq_position_set(struct ss_conn *c, const char *job, const char *targe
 
 const struct ss_dialect ss_dialect_odbc_postgres = {
 	.name = "odbc-postgres",
-	.connect = ss_odbc_connect,
-	.disconnect = ss_odbc_disconnect,
-	.exec = ss_odbc_exec,
-	.exec_script = ss_odbc_exec_script,
-	.query = ss_odbc_query,
-	.begin = ss_odbc_begin,
-	.commit = ss_odbc_commit,
-	.rollback = ss_odbc_rollback,
-	.now_us = pq_now_us,
-	.default_schema = ss_odbc_default_schema,
+	SS_ODBC_TRANSPORT,
+	TARGET_ONLY,
+	.now_us = ss_pg_now_us,
 	.table_info = pq_table_info,
-	.list_tables = pq_list_tables,
+	.list_tables = ss_pg_list_tables,
 	.quote_ident = ss_sql_quote_ident,
-	.capture_install_sql = no_install_sql,
-	.capture_uninstall_sql = no_install_sql,
-	.capture_listen = ss_odbc_capture_listen,
-	.capture_drain = ss_odbc_capture_drain,
-	.capture_fetch = no_fetch,
-	.capture_txn_more = NULL,
-	.capture_delete = no_delete,
-	.apply_prepare = pq_apply_prepare,
-	.apply_upsert = pq_apply_upsert,
-	.apply_delete = pq_apply_delete,
+	.apply_prepare = ss_pg_apply_prepare,
 	.position_get = pq_position_get,
 	.position_set = pq_position_set,
 	.upsert_sql = pq_upsert_sql,
@@ -344,17 +198,6 @@ const struct odbc_flavour ss_odbc_flavour_postgres = {
 /* ======================================================================== */
 /* MariaDB / MySQL                                                          */
 /* ======================================================================== */
-
-static void my_quote_ident(struct ss_buf *out, const char *ident)
-{
-	ss_buf_addc(out, '`');
-	for (const char *p = ident; *p; p++) {
-		if (*p == '`')
-			ss_buf_addc(out, '`');
-		ss_buf_addc(out, *p);
-	}
-	ss_buf_addc(out, '`');
-}
 
 static int my_setup(struct odbc_conn *c, struct ss_err *err)
 {
@@ -382,112 +225,6 @@ static int my_transient(const char *state, long native, const char *msg)
 	       native == 3024;
 }
 
-static int my_now_us(struct ss_conn *c, int64_t *us, struct ss_err *err)
-{
-	char *v = NULL;
-
-	if (ss_odbc_value(c, "SELECT CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS SIGNED)", 0, NULL, &v,
-			  err) < 0)
-		return -1;
-	*us = v ? strtoll(v, NULL, 10) : 0;
-	free(v);
-	return 0;
-}
-
-static uint8_t my_vtype(const char *data_type, const char *column_type)
-{
-	static const struct {
-		const char *name;
-		uint8_t vtype;
-	} map[] = {
-		{"tinyint", SS_V_INT},        {"smallint", SS_V_INT},
-		{"mediumint", SS_V_INT},      {"int", SS_V_INT},
-		{"integer", SS_V_INT},        {"bigint", SS_V_INT},
-		{"decimal", SS_V_NUMERIC},    {"numeric", SS_V_NUMERIC},
-		{"float", SS_V_FLOAT},        {"double", SS_V_FLOAT},
-		{"binary", SS_V_BINARY},      {"varbinary", SS_V_BINARY},
-		{"tinyblob", SS_V_BINARY},    {"blob", SS_V_BINARY},
-		{"mediumblob", SS_V_BINARY},  {"longblob", SS_V_BINARY},
-		{"date", SS_V_DATE},          {"time", SS_V_TIME},
-		{"datetime", SS_V_TIMESTAMP}, {"timestamp", SS_V_TIMESTAMP},
-		{"json", SS_V_JSON},          {"uuid", SS_V_UUID},
-	};
-	if (strcmp(data_type, "tinyint") == 0 && strncmp(column_type, "tinyint(1)", 10) == 0)
-		return SS_V_BOOL;
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (strcmp(map[i].name, data_type) == 0)
-			return map[i].vtype;
-	return SS_V_TEXT;
-}
-
-static int my_ti_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct ss_tableinfo *t = arg;
-	struct ss_colinfo *col;
-
-	(void)l;
-	(void)err;
-	/* name, column_type, data_type, is_nullable, precision, scale, dt precision,
-	 * pk position, extra */
-	if (n < 9 || !v[0])
-		return 0;
-	if (v[8] && strstr(v[8], "GENERATED"))
-		return 0; /* generated columns cannot be written */
-	t->cols = ss_xrealloc(t->cols, sizeof *t->cols * (size_t)(t->ncols + 1));
-	col = &t->cols[t->ncols++];
-	memset(col, 0, sizeof *col);
-	col->name = ss_xstrdup(v[0]);
-	col->type = ss_xstrdup(v[1] ? v[1] : "");
-	col->vtype = my_vtype(v[2] ? v[2] : "", v[1] ? v[1] : "");
-	col->nullable = v[3] && strcmp(v[3], "YES") == 0;
-	col->precision = v[4] ? int_value(v[4], l[4]) : v[6] ? int_value(v[6], l[6]) : -1;
-	col->scale = v[5] ? int_value(v[5], l[5]) : -1;
-	col->pk_pos = v[7] ? atoi(v[7]) : 0;
-	return 0;
-}
-
-static int my_table_info(struct ss_conn *c, const char *schema, const char *name,
-			 struct ss_tableinfo *out, struct ss_err *err)
-{
-	static const char sql[] =
-		"SELECT c.column_name, c.column_type, c.data_type, c.is_nullable,"
-		"       c.numeric_precision, c.numeric_scale, c.datetime_precision,"
-		"       (SELECT k.ordinal_position FROM information_schema.key_column_usage k"
-		"         WHERE k.table_schema = c.table_schema AND k.table_name = c.table_name"
-		"           AND k.column_name = c.column_name AND k.constraint_name = 'PRIMARY'),"
-		"       c.extra"
-		"  FROM information_schema.columns c"
-		"  JOIN information_schema.tables t ON t.table_schema = c.table_schema"
-		"   AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'"
-		" WHERE c.table_schema = ? AND c.table_name = ?"
-		" ORDER BY c.ordinal_position";
-	const char *s = schema && *schema ? schema : ss_odbc_default_schema(c);
-	struct odbc_param p[2] = {odbc_text(s), odbc_text(name)};
-
-	memset(out, 0, sizeof *out);
-	if (ss_odbc_run(c, sql, 2, p, my_ti_row, out, err) < 0) {
-		ss_tableinfo_free(out);
-		return -1;
-	}
-	if (out->ncols == 0) {
-		ss_err_set(err, "database %s: table %s.%s does not exist", c->db->name, s, name);
-		return -1;
-	}
-	out->schema = ss_xstrdup(s);
-	out->name = ss_xstrdup(name);
-	ss_tableinfo_finish_pk(out);
-	return 0;
-}
-
-static int my_list_tables(struct ss_conn *c, const char *schema_pat, const char *name_pat,
-			  char ***schemas, char ***names, int *n, struct ss_err *err)
-{
-	return ss_odbc_list_tables_is(
-		c, schema_pat, name_pat,
-		"'mysql', 'information_schema', 'performance_schema', 'sys', 'shadowsync'", schemas,
-		names, n, err);
-}
-
 static int my_apply_prepare(struct ss_conn *c, struct ss_err *err)
 {
 	static const char *const set[] = {
@@ -506,40 +243,6 @@ static int my_apply_prepare(struct ss_conn *c, struct ss_err *err)
 	}
 	/* the same position table as the native dialect */
 	return ss_odbc_exec_script(c, pos_sql, err);
-}
-
-static void my_upsert_sql(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
-			  struct ss_buf *out)
-{
-	int nonkey = 0;
-
-	ss_buf_adds(out, "INSERT INTO ");
-	ss_tableinfo_qname(&ss_dialect_odbc_mariadb, t->schema, t->name, out);
-	ss_buf_adds(out, " (");
-	ss_sql_col_list(t, cols, ncols, my_quote_ident, out);
-	ss_buf_adds(out, ") VALUES ");
-	ss_odbc_placeholders(out, nrows, ncols);
-	ss_buf_adds(out, " ON DUPLICATE KEY UPDATE ");
-	for (int i = 0; i < ncols; i++) {
-		if (t->cols[cols[i]].pk_pos)
-			continue;
-		if (nonkey++)
-			ss_buf_adds(out, ", ");
-		my_quote_ident(out, t->cols[cols[i]].name);
-		ss_buf_adds(out, " = VALUES(");
-		my_quote_ident(out, t->cols[cols[i]].name);
-		ss_buf_addc(out, ')');
-	}
-	if (!nonkey && t->npk > 0) { /* keys only: nothing to update */
-		my_quote_ident(out, t->cols[t->pk[0]].name);
-		ss_buf_adds(out, " = ");
-		my_quote_ident(out, t->cols[t->pk[0]].name);
-	}
-}
-
-static void my_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf *out)
-{
-	delete_sql(&ss_dialect_odbc_mariadb, t, nrows, out);
 }
 
 static int is_numeric_col(const struct ss_colinfo *col)
@@ -578,46 +281,19 @@ static int my_value(const struct ss_colinfo *col, const struct ss_field *f, stru
 	return 0;
 }
 
-static int my_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
-{
-	return ss_odbc_apply_upsert(c, b, my_upsert_sql, err);
-}
-
-static int my_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
-{
-	return ss_odbc_apply_delete(c, b, my_delete_sql, err);
-}
-
-/* the native dialect's statements (dialects/mariadb_lease.c) */
 const struct ss_dialect ss_dialect_odbc_mariadb = {
 	.name = "odbc-mariadb",
-	.connect = ss_odbc_connect,
-	.disconnect = ss_odbc_disconnect,
-	.exec = ss_odbc_exec,
-	.exec_script = ss_odbc_exec_script,
-	.query = ss_odbc_query,
-	.begin = ss_odbc_begin,
-	.commit = ss_odbc_commit,
-	.rollback = ss_odbc_rollback,
-	.now_us = my_now_us,
-	.default_schema = ss_odbc_default_schema,
-	.table_info = my_table_info,
-	.list_tables = my_list_tables,
-	.quote_ident = my_quote_ident,
-	.capture_install_sql = no_install_sql,
-	.capture_uninstall_sql = no_install_sql,
-	.capture_listen = ss_odbc_capture_listen,
-	.capture_drain = ss_odbc_capture_drain,
-	.capture_fetch = no_fetch,
-	.capture_txn_more = NULL,
-	.capture_delete = no_delete,
+	SS_ODBC_TRANSPORT,
+	TARGET_ONLY,
+	.now_us = ss_my_now_us,
+	.table_info = ss_my_table_info,
+	.list_tables = ss_my_list_tables,
+	.quote_ident = ss_my_quote_ident,
 	.apply_prepare = my_apply_prepare,
-	.apply_upsert = my_apply_upsert,
-	.apply_delete = my_apply_delete,
 	.position_get = ss_mariadb_position_get, /* dialects/lease.c */
 	.position_set = ss_mariadb_position_set,
-	.upsert_sql = my_upsert_sql,
-	.delete_sql = my_delete_sql,
+	.upsert_sql = ss_my_upsert_sql,
+	.delete_sql = ss_my_delete_sql,
 };
 
 const struct odbc_flavour ss_odbc_flavour_mariadb = {
@@ -626,5 +302,6 @@ const struct odbc_flavour ss_odbc_flavour_mariadb = {
 	.setup = my_setup,
 	.transient = my_transient,
 	.value = my_value,
+	.upsert_explain = ss_my_upsert_explain,
 	.max_params = 32767,
 };

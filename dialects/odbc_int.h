@@ -6,8 +6,8 @@
  * bound parameters, streamed results, transactions, diagnostics) and one
  * struct ss_dialect per SQL flavour behind it: SQLite (odbc_sqlite.c, a
  * capture source and a target), PostgreSQL and MariaDB through their ODBC
- * drivers (odbc_flavors.c, targets).  The flavour is picked after connecting,
- * from SQL_DBMS_NAME.
+ * drivers (odbc_flavors.c, targets, on the engines' SQL in engine.h).  The flavour
+ * is picked after connecting, from SQL_DBMS_NAME.
  */
 #ifndef SS_ODBC_INT_H
 #define SS_ODBC_INT_H
@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "dialect.h"
+#include "engine.h"
+#include "sqlite_int.h"
 
 struct odbc_flavour;
 
@@ -74,17 +76,28 @@ struct odbc_flavour {
 	int (*transient)(const char *sqlstate, long native, const char *msg);
 	void (*free_state)(void *state);
 	odbc_value_fn value;
+	/* Optional: after a failed upsert, say what the engine's error means
+	 * (MariaDB: the secondary-unique-key guard tripped). */
+	void (*upsert_explain)(const struct ss_tableinfo *t, struct ss_err *err);
 	int max_params; /* default per-statement limit on bound parameters */
 };
 
 extern const struct odbc_flavour ss_odbc_flavour_sqlite;
 extern const struct odbc_flavour ss_odbc_flavour_postgres;
 extern const struct odbc_flavour ss_odbc_flavour_mariadb;
-extern const struct ss_dialect ss_dialect_odbc_sqlite;
 extern const struct ss_dialect ss_dialect_odbc_postgres;
 extern const struct ss_dialect ss_dialect_odbc_mariadb;
 
 /* --- plumbing shared by every flavour (odbc.c) ---------------------------- */
+
+/* The transport entries of every flavour's dialect table. */
+#define SS_ODBC_TRANSPORT                                                                   \
+	.connect = ss_odbc_connect, .disconnect = ss_odbc_disconnect, .exec = ss_odbc_exec, \
+	.exec_script = ss_odbc_exec_script, .query = ss_odbc_query, .begin = ss_odbc_begin, \
+	.commit = ss_odbc_commit, .rollback = ss_odbc_rollback,                             \
+	.default_schema = ss_odbc_default_schema, .capture_listen = ss_odbc_capture_listen, \
+	.capture_drain = ss_odbc_capture_drain, .apply_upsert = ss_odbc_apply_upsert,       \
+	.apply_delete = ss_odbc_apply_delete
 
 void ss_odbc_disconnect(struct ss_conn *c);
 /* Run sql with typed parameters; rows (if any) to cb, which may be NULL. */
@@ -111,41 +124,22 @@ int ss_odbc_split_script(const char *sql, int (*fn)(void *arg, const char *stmt,
 int ss_odbc_value(struct ss_conn *c, const char *sql, int nparams, const struct odbc_param *params,
 		  char **out, struct ss_err *err) SS_MUST_CHECK;
 
-/* --- apply helpers shared by the flavours (odbc.c) ------------------------- */
+/* --- apply, shared by the flavours (odbc.c) ------------------------------- */
 
-/* Statement text builders, one per flavour. */
-typedef void (*odbc_upsert_fn)(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
-			       struct ss_buf *out);
-typedef void (*odbc_delete_fn)(const struct ss_tableinfo *t, int nrows, struct ss_buf *out);
+/* Upsert / delete a batch with the text of the dialect's upsert_sql /
+ * delete_sql, in statements of as many rows as the flavour's parameter
+ * limit allows; errors name the table (and the key when the value could
+ * not be converted). */
+int ss_odbc_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err);
+int ss_odbc_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err);
 
-/* Upsert / delete a batch in statements of as many rows as the flavour's
- * parameter limit allows; errors name the table (and the key when the
- * value could not be converted). */
-int ss_odbc_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, odbc_upsert_fn sql,
-			 struct ss_err *err);
-int ss_odbc_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, odbc_delete_fn sql,
-			 struct ss_err *err);
-/* "VALUES (?, ?), (?, ?)" style placeholder groups. */
-void ss_odbc_placeholders(struct ss_buf *out, int nrows, int ncols);
 /* "k=v, k2=v2" description of a change's key, for messages. */
 void ss_odbc_describe_key(const struct ss_change *ch, struct ss_buf *out);
-
-/* Generic introspection through information_schema (PostgreSQL, MariaDB). */
-int ss_odbc_list_tables_is(struct ss_conn *c, const char *schema_pat, const char *name_pat,
-			   const char *exclude_schemas_sql, char ***schemas, char ***names, int *n,
-			   struct ss_err *err);
 
 /* Type-name → vtype by the rules a declared SQL type name suggests (used by
  * SQLite's PRAGMA table_info and as a fallback for information_schema). */
 uint8_t ss_odbc_vtype_from_decl(const char *decl);
 
-/* SQLite row images, as the capture triggers write them: the expression
- * for one column of the row alias rec, and json_object(...) over the
- * columns idx[0..n) (idx NULL: the first n).  REAL/NUMERIC values come out
- * as exact hex floats, for ss_odbc_sqlite_decode_floats. */
-void ss_odbc_sqlite_value_expr(const struct ss_colinfo *col, const char *rec, struct ss_buf *out);
-void ss_odbc_sqlite_image_expr(const struct ss_tableinfo *t, const int *idx, int n, const char *rec,
-			       struct ss_buf *out);
 /* odbc_sqlite_replace.c: "x collides with NEW on a secondary unique index"
  * for the triggers that capture rows REPLACE removes (empty: the table has no
  * such index); the names of unique indexes on expressions, which a trigger
@@ -158,17 +152,5 @@ int ss_odbc_sqlite_replace_cond(struct ss_conn *c, const struct ss_tableinfo *t,
 void ss_odbc_format_double(double v, struct ss_buf *out);
 /* The same digits as a plain decimal, no exponent (journal NUMERIC form). */
 void ss_odbc_plain_decimal(double v, struct ss_buf *out);
-
-/* SQLite capture: REAL/NUMERIC values leave the triggers as exact C99 hex
- * floats ("0x1999999999999ap-56"); rewrite those of the named columns in a
- * JSON row image as decimal numbers.  Returns 1 when out holds the new
- * image, 0 when the image needs no change (or is not an object). */
-struct ss_odbc_floatcols {
-	char **cols;
-	uint8_t *vtypes; /* SS_V_FLOAT or SS_V_NUMERIC */
-	int ncols;
-};
-int ss_odbc_sqlite_decode_floats(const struct ss_odbc_floatcols *t, const char *img, size_t len,
-				 struct ss_buf *out);
 
 #endif

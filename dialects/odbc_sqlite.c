@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "check_ops.h"
+#include "engine.h"
 #include "odbc_int.h"
 
 #define SQ_SCHEMA "main"
@@ -686,19 +687,8 @@ static int sq_fetch_row(void *arg, int n, const char *const *v, const size_t *l,
 	struct ss_shadow_row r;
 	const struct sq_table *ft;
 
-	if (n < 8 || !v[0] || !v[2] || !v[3] || !v[4] || !v[5])
+	if (!ss_shadow_row_decode(n, v, l, &r))
 		return 0;
-	memset(&r, 0, sizeof r);
-	r.id = strtoull(v[0], NULL, 10);
-	r.txid = v[1] ? strtoull(v[1], NULL, 10) : 0;
-	r.schema = v[2];
-	r.table = v[3];
-	r.op = v[4][0];
-	r.key_image = v[5];
-	r.key_len = l[5];
-	r.row_image = v[6];
-	r.row_len = v[6] ? l[6] : 0;
-	r.captured_us = v[7] ? strtoll(v[7], NULL, 10) : 0;
 	ft = float_cols(s->c, r.table);
 	if (ss_odbc_sqlite_decode_floats(&ft->f, r.key_image, r.key_len, &s->key)) {
 		r.key_image = s->key.data;
@@ -799,7 +789,7 @@ static void sq_upsert_sql(const struct ss_tableinfo *t, const int *cols, int nco
 	ss_buf_adds(out, " (");
 	ss_sql_col_list(t, cols, ncols, ss_sql_quote_ident, out);
 	ss_buf_adds(out, ") VALUES ");
-	ss_odbc_placeholders(out, nrows, ncols);
+	ss_sql_placeholders(out, nrows, ncols);
 	ss_sql_on_conflict_update(t, cols, ncols, "excluded", out);
 }
 
@@ -819,7 +809,7 @@ static void sq_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf
 	ss_buf_addc(out, '(');
 	ss_sql_col_list(t, t->pk, t->npk, ss_sql_quote_ident, out);
 	ss_buf_adds(out, ") IN (VALUES ");
-	ss_odbc_placeholders(out, nrows, t->npk);
+	ss_sql_placeholders(out, nrows, t->npk);
 	ss_buf_addc(out, ')');
 }
 
@@ -897,16 +887,6 @@ static int sq_value(const struct ss_colinfo *col, const struct ss_field *f, stru
 	return 0;
 }
 
-static int sq_apply_upsert(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
-{
-	return ss_odbc_apply_upsert(c, b, sq_upsert_sql, err);
-}
-
-static int sq_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, struct ss_err *err)
-{
-	return ss_odbc_apply_delete(c, b, sq_delete_sql, err);
-}
-
 /* The epoch is compared in C: the ODBC driver gives no rows for RETURNING.
  * The apply transaction (BEGIN IMMEDIATE) holds the database's write lock,
  * so the row cannot change between the two statements. */
@@ -934,29 +914,17 @@ static int sq_position_set(struct ss_conn *c, const char *job, const char *targe
 
 const struct ss_dialect ss_dialect_odbc_sqlite = {
 	.name = "sqlite",
-	.connect = ss_odbc_connect,
-	.disconnect = ss_odbc_disconnect,
-	.exec = ss_odbc_exec,
-	.exec_script = ss_odbc_exec_script,
-	.query = ss_odbc_query,
-	.begin = ss_odbc_begin,
-	.commit = ss_odbc_commit,
-	.rollback = ss_odbc_rollback,
+	SS_ODBC_TRANSPORT,
 	.now_us = sq_now_us,
-	.default_schema = ss_odbc_default_schema,
 	.table_info = sq_table_info,
 	.list_tables = sq_list_tables,
 	.quote_ident = ss_sql_quote_ident,
 	.capture_install_sql = sq_capture_install_sql,
 	.capture_uninstall_sql = sq_capture_uninstall_sql,
-	.capture_listen = ss_odbc_capture_listen,
-	.capture_drain = ss_odbc_capture_drain,
 	.capture_fetch = sq_capture_fetch,
 	.capture_txn_more = NULL,
 	.capture_delete = sq_capture_delete,
 	.apply_prepare = sq_apply_prepare,
-	.apply_upsert = sq_apply_upsert,
-	.apply_delete = sq_apply_delete,
 	.position_get = sq_position_get,
 	.position_set = sq_position_set,
 	.lease = &ss_sqlite_lease_ops,

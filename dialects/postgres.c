@@ -18,6 +18,7 @@
 
 #include "check_ops.h"
 #include "dialect.h"
+#include "engine.h"
 #include "log.h"
 
 /* A staging table for COPY-based upserts: a temporary table with the
@@ -266,137 +267,16 @@ static int pg_rollback(struct ss_conn *c, struct ss_err *err)
 	return pg_exec(c, "ROLLBACK", 0, NULL, NULL, err);
 }
 
-static int pg_now_us(struct ss_conn *c, int64_t *us, struct ss_err *err)
-{
-	char *v;
-
-	if (ss_db_query_value(c, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
-			      0, NULL, &v, err) < 0)
-		return -1;
-	*us = v ? strtoll(v, NULL, 10) : 0;
-	free(v);
-	return 0;
-}
-
 static const char *pg_default_schema(struct ss_conn *c)
 {
 	(void)c;
 	return "public";
 }
 
-uint8_t ss_postgres_vtype(const char *typname)
-{
-	static const struct {
-		const char *name;
-		uint8_t vtype;
-	} map[] = {
-		{"int2", SS_V_INT},
-		{"int4", SS_V_INT},
-		{"int8", SS_V_INT},
-		{"oid", SS_V_INT},
-		{"numeric", SS_V_NUMERIC},
-		{"float4", SS_V_FLOAT},
-		{"float8", SS_V_FLOAT},
-		{"bool", SS_V_BOOL},
-		{"bytea", SS_V_BINARY},
-		{"date", SS_V_DATE},
-		{"time", SS_V_TIME},
-		{"timestamp", SS_V_TIMESTAMP},
-		{"timestamptz", SS_V_TIMESTAMPTZ},
-		{"json", SS_V_JSON},
-		{"jsonb", SS_V_JSON},
-		{"uuid", SS_V_UUID},
-	};
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (strcmp(map[i].name, typname) == 0)
-			return map[i].vtype;
-	return SS_V_TEXT;
-}
-
-struct ti_state {
-	struct ss_tableinfo *t;
-};
-
-static int ti_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct ss_tableinfo *t = ((struct ti_state *)arg)->t;
-	struct ss_colinfo *col;
-
-	(void)l;
-	(void)err;
-	if (n < 7)
-		return 0;
-	t->cols = ss_xrealloc(t->cols, sizeof *t->cols * (size_t)(t->ncols + 1));
-	col = &t->cols[t->ncols++];
-	memset(col, 0, sizeof *col);
-	col->name = ss_xstrdup(v[0]);
-	col->type = ss_xstrdup(v[1]);
-	col->vtype = ss_postgres_vtype(v[2]);
-	col->nullable = v[3][0] == 't';
-	col->pk_pos = atoi(v[4]);
-	col->precision = v[5] ? atoi(v[5]) : -1;
-	col->scale = v[6] ? atoi(v[6]) : -1;
-	return 0;
-}
-
 static int pg_table_info(struct ss_conn *c, const char *schema, const char *name,
 			 struct ss_tableinfo *out, struct ss_err *err)
 {
-	static const char sql[] =
-		"SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
-		"       CASE WHEN t.typtype = 'd' THEN bt.typname ELSE t.typname END,"
-		"       NOT a.attnotnull,"
-		"       coalesce((SELECT k.ord FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)"
-		"                  WHERE k.attnum = a.attnum), 0),"
-		"       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 0"
-		"            THEN ((a.atttypmod - 4) >> 16) & 65535"
-		"            WHEN a.atttypid IN ('timestamp'::regtype, 'timestamptz'::regtype,"
-		"                                'time'::regtype) AND a.atttypmod >= 0"
-		"            THEN a.atttypmod END,"
-		"       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 0"
-		"            THEN (a.atttypmod - 4) & 65535 END"
-		"  FROM pg_catalog.pg_attribute a"
-		"  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
-		"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
-		"  LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype"
-		"  LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary"
-		" WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')"
-		"   AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
-		" ORDER BY a.attnum";
-	const char *params[2] = {schema, name};
-	struct ti_state st;
-
-	memset(out, 0, sizeof *out);
-	st.t = out;
-	if (pg_query(c, sql, 2, params, NULL, ti_row, &st, err) < 0)
-		return -1;
-	if (out->ncols == 0) {
-		ss_err_set(err, "database %s: table %s.%s does not exist", c->db->name, schema,
-			   name);
-		ss_tableinfo_free(out);
-		return -1;
-	}
-	out->schema = ss_xstrdup(schema);
-	out->name = ss_xstrdup(name);
-	ss_tableinfo_finish_pk(out);
-	return 0;
-}
-
-static int pg_list_tables(struct ss_conn *c, const char *schema_pat, const char *name_pat,
-			  char ***schemas, char ***names, int *n, struct ss_err *err)
-{
-	struct ss_table_list l = {schema_pat ? schema_pat : "public", name_pat, NULL, NULL, 0};
-	int r = pg_query(
-		c,
-		"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
-		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		" WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-		"   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'shadowsync')"
-		"   AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1, 2",
-		0, NULL, NULL, ss_table_list_row, &l, err);
-
-	return ss_table_list_finish(&l, r, schemas, names, n);
+	return ss_pg_table_info(c, SS_PH_DOLLAR, schema, name, out, err);
 }
 
 /* ---- capture DDL ---------------------------------------------------------- */
@@ -867,39 +747,13 @@ static int pg_capture_drain(struct ss_conn *c, struct ss_err *err)
 	return cnt;
 }
 
-struct fetch_state {
-	ss_shadow_cb cb;
-	void *arg;
-};
-
-static int fetch_row(void *arg, int n, const char *const *v, const size_t *l, struct ss_err *err)
-{
-	struct fetch_state *s = arg;
-	struct ss_shadow_row r = {0};
-
-	if (n < 8)
-		return 0;
-	r.text_values = 1; /* install_table.sql: json_object(names, values::text) */
-	r.id = strtoull(v[0], NULL, 10);
-	r.txid = strtoull(v[1], NULL, 10);
-	r.schema = v[2];
-	r.table = v[3];
-	r.op = v[4][0];
-	r.key_image = v[5];
-	r.key_len = l[5];
-	r.row_image = v[6];
-	r.row_len = v[6] ? l[6] : 0;
-	r.captured_us = strtoll(v[7], NULL, 10);
-	return s->cb(s->arg, &r, err);
-}
-
 static int pg_capture_fetch(struct ss_conn *c, const char *job, int limit, ss_shadow_cb cb,
 			    void *arg, struct ss_err *err)
 {
 	struct ss_buf sql;
 	char lim[24];
 	const char *params[1] = {lim};
-	struct fetch_state st = {cb, arg};
+	struct ss_shadow_fetch st = {cb, arg, 1}; /* install_table.sql: values as text */
 	int r;
 
 	snprintf(lim, sizeof lim, "%d", limit);
@@ -908,7 +762,8 @@ static int pg_capture_fetch(struct ss_conn *c, const char *job, int limit, ss_sh
 			  " (extract(epoch FROM captured_at) * 1000000)::bigint FROM shadowsync.");
 	log_table_name(job, &sql);
 	ss_buf_adds(&sql, " ORDER BY id LIMIT $1");
-	r = query_rows(c, sql.data, 1, params, 0, fetch_row, &st, err); /* LIMIT: bounded */
+	r = query_rows(c, sql.data, 1, params, 0, ss_shadow_fetch_row, &st,
+		       err); /* LIMIT: bounded */
 	ss_buf_free(&sql);
 	return r;
 }
@@ -1016,16 +871,6 @@ static int pg_capture_delete(struct ss_conn *c, const char *job, const uint64_t 
 
 /* ---- apply --------------------------------------------------------------- */
 
-static int pg_apply_prepare(struct ss_conn *c, struct ss_err *err)
-{
-	if (pg_exec(c, "SET session_replication_role = replica", 0, NULL, NULL, err) < 0) {
-		ss_err_prefix(err, "applier needs a role allowed to set session_replication_role "
-				   "(superuser, or granted on PostgreSQL 15+)");
-		return -1;
-	}
-	return pg_exec_script(c, ss_ddl_get("postgres/position.sql"), err);
-}
-
 static void col_list(const struct ss_tableinfo *t, const int *cols, int ncols, struct ss_buf *out)
 {
 	ss_sql_col_list(t, cols, ncols, ss_sql_quote_ident, out);
@@ -1063,22 +908,18 @@ static void typed_rows(const struct ss_tableinfo *t, const int *idx, int n, stru
 static void upsert_from(const struct ss_tableinfo *t, const int *cols, int ncols, const char *from,
 			struct ss_buf *out)
 {
-	struct ss_buf q;
+	struct ss_buf rows;
 
-	ss_buf_init(&q);
-	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, &q);
-	ss_buf_addf(out, "INSERT INTO %s (", q.data);
-	col_list(t, cols, ncols, out);
-	ss_buf_adds(out, ") ");
+	ss_buf_init(&rows);
 	if (from) {
-		ss_buf_adds(out, "SELECT ");
-		col_list(t, cols, ncols, out);
-		ss_buf_addf(out, " FROM %s", from);
+		ss_buf_adds(&rows, "SELECT ");
+		col_list(t, cols, ncols, &rows);
+		ss_buf_addf(&rows, " FROM %s", from);
 	} else {
-		typed_rows(t, cols, ncols, out);
+		typed_rows(t, cols, ncols, &rows);
 	}
-	ss_sql_on_conflict_update(t, cols, ncols, "EXCLUDED", out);
-	ss_buf_free(&q);
+	ss_pg_upsert_sql(t, cols, ncols, rows.data, 0, out);
+	ss_buf_free(&rows);
 }
 
 static void pg_upsert_sql(const struct ss_tableinfo *t, const int *cols, int ncols, int nrows,
@@ -1090,21 +931,11 @@ static void pg_upsert_sql(const struct ss_tableinfo *t, const int *cols, int nco
 
 static void pg_delete_sql(const struct ss_tableinfo *t, int nrows, struct ss_buf *out)
 {
-	struct ss_buf q, keys;
+	struct ss_buf keys;
 
-	(void)nrows;
-	ss_buf_init(&q);
 	ss_buf_init(&keys);
-	ss_tableinfo_qname(&ss_dialect_postgres, t->schema, t->name, &q);
-	for (int k = 0; k < t->npk; k++) {
-		if (k)
-			ss_buf_adds(&keys, ", ");
-		ss_sql_quote_ident(&keys, t->cols[t->pk[k]].name);
-	}
-	ss_buf_addf(out, "DELETE FROM %s WHERE (%s) IN (", q.data, keys.data);
-	typed_rows(t, t->pk, t->npk, out);
-	ss_buf_addc(out, ')');
-	ss_buf_free(&q);
+	typed_rows(t, t->pk, t->npk, &keys);
+	ss_pg_delete_sql(t, keys.data, nrows, out);
 	ss_buf_free(&keys);
 }
 
@@ -1396,10 +1227,10 @@ const struct ss_dialect ss_dialect_postgres = {
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,
-	.now_us = pg_now_us,
+	.now_us = ss_pg_now_us,
 	.default_schema = pg_default_schema,
 	.table_info = pg_table_info,
-	.list_tables = pg_list_tables,
+	.list_tables = ss_pg_list_tables,
 	.quote_ident = ss_sql_quote_ident,
 	.capture_install_sql = pg_capture_install_sql,
 	.capture_uninstall_sql = pg_capture_uninstall_sql,
@@ -1408,7 +1239,7 @@ const struct ss_dialect ss_dialect_postgres = {
 	.capture_fetch = pg_capture_fetch,
 	.capture_txn_more = pg_capture_txn_more,
 	.capture_delete = pg_capture_delete,
-	.apply_prepare = pg_apply_prepare,
+	.apply_prepare = ss_pg_apply_prepare,
 	.apply_upsert = pg_apply_upsert,
 	.apply_delete = pg_apply_delete,
 	.position_get = pg_position_get,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dialect.h"
+#include "engine.h"
 
 /* Row alias: unlikely to collide with a column name (to_json(alias) would
  * pick the column instead of the row). */

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "dialect.h"
-#include "odbc_int.h"
+#include "sqlite_int.h"
 
 #define ROW SS_POLL_ROW
 

@@ -97,6 +97,26 @@ static void test_flavour_names(void)
 	CHECK(ss_odbc_flavour_sqlite.begin_sql != NULL);
 }
 
+/* Every dialect table, native or ODBC, has the entries its callers use
+ * without checking (capture_txn_more, check and poll are optional). */
+static void test_tables_complete(void)
+{
+	const struct ss_dialect *all[] = {&ss_dialect_postgres, &ss_dialect_mariadb,
+					  &ss_dialect_odbc_sqlite, &ss_dialect_odbc_postgres,
+					  &ss_dialect_odbc_mariadb};
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		const struct ss_dialect *d = all[i];
+		CHECK(d->connect && d->disconnect && d->exec && d->exec_script && d->query);
+		CHECK(d->begin && d->commit && d->rollback && d->now_us && d->default_schema);
+		CHECK(d->table_info && d->list_tables && d->quote_ident);
+		CHECK(d->capture_install_sql && d->capture_uninstall_sql && d->capture_listen &&
+		      d->capture_drain && d->capture_fetch && d->capture_delete);
+		CHECK(d->apply_prepare && d->apply_upsert && d->apply_delete);
+		CHECK(d->position_get && d->position_set && d->upsert_sql && d->delete_sql);
+	}
+}
+
 static void test_quoting(void)
 {
 	CHECK_GEN(quoted(&ss_dialect_odbc_sqlite, "we\"ird;--"), "\"we\"\"ird;--\"");
@@ -148,28 +168,46 @@ static void test_postgres_sql(void)
 		  "INSERT INTO \"shop\".\"Order Items\" (\"id\") VALUES (?)"
 		  " ON CONFLICT (\"id\", \"a b\") DO NOTHING");
 	CHECK_GEN(gen_delete(&ss_dialect_odbc_postgres, 0, 2),
-		  "DELETE FROM \"shop\".\"Order Items\" WHERE \"id\" IN (?, ?)");
+		  "DELETE FROM \"shop\".\"Order Items\" WHERE (\"id\") IN (?, ?)");
 	/* row constructors, not VALUES: untyped parameters take the key types */
 	CHECK_GEN(
 		gen_delete(&ss_dialect_odbc_postgres, 1, 2),
 		"DELETE FROM \"shop\".\"Order Items\" WHERE (\"id\", \"a b\") IN ((?, ?), (?, ?))");
 }
 
+/* MariaDB through ODBC runs the native dialect's statements (one engine's
+ * SQL): the upsert keeps the key guard, so a conflict on a secondary unique
+ * key is an error rather than an overwrite of another row. */
 static void test_mariadb_sql(void)
 {
 	CHECK_GEN(gen_upsert(&ss_dialect_odbc_mariadb, 0, 4, 2),
 		  "INSERT INTO `shop`.`Order Items` (`id`, `we\"ird;--`, `b``ack`, `a b`)"
 		  " VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON DUPLICATE KEY UPDATE"
+		  " `id` = IF(`id` <=> VALUES(`id`), `id`, NULL),"
 		  " `we\"ird;--` = VALUES(`we\"ird;--`), `b``ack` = VALUES(`b``ack`),"
 		  " `a b` = VALUES(`a b`)");
 	CHECK_GEN(gen_upsert(&ss_dialect_odbc_mariadb, 0, 1, 1),
 		  "INSERT INTO `shop`.`Order Items` (`id`) VALUES (?) ON DUPLICATE KEY UPDATE"
-		  " `id` = `id`");
+		  " `id` = IF(`id` <=> VALUES(`id`), `id`, NULL)");
 	CHECK_GEN(gen_delete(&ss_dialect_odbc_mariadb, 0, 1),
 		  "DELETE FROM `shop`.`Order Items` WHERE `id` IN (?)");
-	CHECK_GEN(
-		gen_delete(&ss_dialect_odbc_mariadb, 1, 3),
-		"DELETE FROM `shop`.`Order Items` WHERE (`id`, `a b`) IN ((?, ?), (?, ?), (?, ?))");
+	CHECK_GEN(gen_delete(&ss_dialect_odbc_mariadb, 1, 3),
+		  "DELETE FROM `shop`.`Order Items` WHERE (`id` = ? AND `a b` = ?)"
+		  " OR (`id` = ? AND `a b` = ?) OR (`id` = ? AND `a b` = ?)");
+	for (int composite = 0; composite < 2; composite++) {
+		char *odbc = gen_upsert(&ss_dialect_odbc_mariadb, composite, 4, 3);
+		char *native = gen_upsert(&ss_dialect_mariadb, composite, 4, 3);
+		CHECK_STR(odbc, native);
+		free(odbc);
+		free(native);
+		odbc = gen_delete(&ss_dialect_odbc_mariadb, composite, 3);
+		native = gen_delete(&ss_dialect_mariadb, composite, 3);
+		CHECK_STR(odbc, native);
+		free(odbc);
+		free(native);
+	}
+	CHECK(ss_dialect_odbc_mariadb.quote_ident == ss_dialect_mariadb.quote_ident);
+	CHECK(ss_dialect_odbc_mariadb.table_info == ss_dialect_mariadb.table_info);
 }
 
 struct split {
@@ -348,6 +386,7 @@ static void test_sqlite_poll(void)
 int main(void)
 {
 	UNIT_RUN(test_flavour_names);
+	UNIT_RUN(test_tables_complete);
 	UNIT_RUN(test_quoting);
 	UNIT_RUN(test_sqlite_upsert);
 	UNIT_RUN(test_sqlite_delete);
