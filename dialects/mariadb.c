@@ -133,7 +133,7 @@ static int dsn_parse(const struct ss_dbconf *db, struct my_dsn *d, struct ss_err
 		if (*p != '=') {
 			ss_err_set(err, "database %s: dsn: expected key=value at \"%s\"", db->name,
 				   key.data ? key.data : "");
-			goto bad;
+			goto fail;
 		}
 		p++;
 		while (isspace((unsigned char)*p))
@@ -149,7 +149,7 @@ static int dsn_parse(const struct ss_dbconf *db, struct my_dsn *d, struct ss_err
 				ss_err_set(err,
 					   "database %s: dsn: unterminated quoted value for %s",
 					   db->name, key.data);
-				goto bad;
+				goto fail;
 			}
 			p++;
 		} else {
@@ -182,14 +182,14 @@ static int dsn_parse(const struct ss_dbconf *db, struct my_dsn *d, struct ss_err
 				   "port, dbname, user, password, unix_socket, sslmode, "
 				   "sslrootcert, sslcert, sslkey)",
 				   db->name, key.data);
-			goto bad;
+			goto fail;
 		}
 		free(*slot);
 		*slot = val.data ? ss_buf_steal(&val) : ss_xstrdup("");
 		ss_buf_free(&key);
 		ss_buf_free(&val);
 		continue;
-bad:
+fail:
 		ss_buf_free(&key);
 		ss_buf_free(&val);
 		dsn_free(d);

@@ -109,10 +109,10 @@ int ss_odbc_sqlite_decode_floats(const struct ss_odbc_floatcols *t, const char *
 		const char *kstart = p, *vstart;
 		int vt = 0;
 		if (*p != '"')
-			goto bad;
+			goto fail;
 		ss_buf_reset(&key);
 		if (ss_json_string(&p, end, &key) < 0 || p >= end || *p != ':')
-			goto bad;
+			goto fail;
 		ss_buf_add(out, kstart, (size_t)(p - kstart + 1));
 		p++;
 		for (int i = 0; i < t->ncols; i++)
@@ -123,7 +123,7 @@ int ss_odbc_sqlite_decode_floats(const struct ss_odbc_floatcols *t, const char *
 		    (p[2] == 'x' || p[3] == 'x')) {
 			ss_buf_reset(&val);
 			if (ss_json_string(&p, end, &val) < 0)
-				goto bad;
+				goto fail;
 			double d = strtod(val.data, NULL);
 			if (vt == SS_V_NUMERIC)
 				ss_odbc_plain_decimal(d, out);
@@ -132,7 +132,7 @@ int ss_odbc_sqlite_decode_floats(const struct ss_odbc_floatcols *t, const char *
 			changed = 1;
 		} else {
 			if (json_skip(&p, end) < 0)
-				goto bad;
+				goto fail;
 			ss_buf_add(out, vstart, (size_t)(p - vstart));
 		}
 		if (p < end && *p == ',') {
@@ -144,7 +144,7 @@ int ss_odbc_sqlite_decode_floats(const struct ss_odbc_floatcols *t, const char *
 	ss_buf_free(&key);
 	ss_buf_free(&val);
 	return changed;
-bad:
+fail:
 	ss_buf_free(&key);
 	ss_buf_free(&val);
 	return 0; /* leave it to the image parser to report */

@@ -500,7 +500,7 @@ static int apply_loop(struct ss_applier *a, struct ss_err *err)
 				if (at_boundary && nread > 0)
 					break;
 				if (a->stop)
-					goto out;
+					goto done;
 				ss_journal_wait(a->journal, last_read, 200000);
 				continue;
 			}
@@ -583,7 +583,7 @@ reject:
 		}
 		retry_until = last_read;
 	}
-out:
+done:
 	if (a->conn)
 		(void)d->rollback(a->conn, err);
 	ss_journal_reader_free(r);

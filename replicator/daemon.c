@@ -994,7 +994,7 @@ int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
 	}
 	dm.exit_code = start_jobs(&dm);
 	if (dm.exit_code)
-		goto out;
+		goto done;
 	dm.sigterm = evsignal_new(dm.base, SIGTERM, on_signal, &dm);
 	dm.sigint = evsignal_new(dm.base, SIGINT, on_signal, &dm);
 	dm.sighup = evsignal_new(dm.base, SIGHUP, on_sighup, &dm);
@@ -1019,7 +1019,7 @@ int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
 				break;
 		}
 	}
-out:
+done:
 	stop_jobs(&dm);
 	if (dm.sigterm)
 		event_free(dm.sigterm);

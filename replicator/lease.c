@@ -153,7 +153,7 @@ int ss_lease_fence(const struct ss_jobconf *job, const struct ss_dbconf *target,
 	if (!c)
 		return -1;
 	if (c->d->apply_prepare(c, err) < 0 || c->d->begin(c, err) < 0)
-		goto out;
+		goto done;
 	if (c->d->position_get(c, job->name, target->name, &p, err) < 0)
 		goto undo;
 	*held = p.epoch;
@@ -166,10 +166,10 @@ int ss_lease_fence(const struct ss_jobconf *job, const struct ss_dbconf *target,
 	if (r == 1 && c->d->commit(c, err) < 0)
 		r = -1;
 	if (r == 1)
-		goto out;
+		goto done;
 undo:
 	(void)c->d->rollback(c, &e2);
-out:
+done:
 	ss_db_disconnect(c);
 	return r;
 }

@@ -221,7 +221,7 @@ int ss_cmd_demo(int argc, char **argv)
 	src = NULL;
 	if (ss_daemon_run(cfg, NULL, 1) != 0) {
 		ss_tool_error("demo", "replication failed (see the messages above)");
-		goto out;
+		goto done;
 	}
 	printf("  4. replicated: shadowsync run -c %s --once\n", path);
 	if (!(src = ss_db_connect(ss_config_db(cfg, "shop"), &err)))
@@ -236,7 +236,7 @@ int ss_cmd_demo(int argc, char **argv)
 		if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0 || rs != rt) {
 			ss_tool_error("demo", "table %s differs between source and target",
 				      tables[i]);
-			goto out;
+			goto done;
 		}
 		rows += rs;
 		total++;
@@ -246,10 +246,10 @@ int ss_cmd_demo(int argc, char **argv)
 	       "`shadowsync journal -c %s dump` shows what was captured.\n",
 	       (double)(ss_mono_us() - t0) / 1e6, path, path);
 	rc = 0;
-	goto out;
+	goto done;
 fail:
 	ss_tool_error("demo", "%s", err.msg);
-out:
+done:
 	ss_db_disconnect(src);
 	ss_db_disconnect(dst);
 	ss_buf_free(&a);

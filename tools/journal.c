@@ -115,23 +115,23 @@ static int adopt(const struct ss_config *cfg, const struct ss_jobconf *job, cons
 	c = ss_db_connect(db, &err);
 	if (!c || c->d->apply_prepare(c, &err) < 0 || c->d->begin(c, &err) < 0 ||
 	    c->d->position_get(c, job->name, db->name, &old, &err) < 0)
-		goto out;
+		goto done;
 	now = old;
 	now.pos = ss_journal_last_pos(j);
 	snprintf(now.journal_id, sizeof now.journal_id, "%s", id);
 	w = c->d->position_set(c, job->name, db->name, &now, &err);
 	if (w < 0 || (w == 1 && c->d->commit(c, &err) < 0))
-		goto out;
+		goto done;
 	if (w == 0) {
 		ss_err_set(&err, "the position row changed under us (a daemon runs the job?)");
-		goto out;
+		goto done;
 	}
 	printf("job %s target %s: follows journal %s (%s) from position %llu; it was at position "
 	       "%llu of journal %s\n",
 	       job->name, db->name, id, dir, (unsigned long long)now.pos,
 	       (unsigned long long)old.pos, old.journal_id[0] ? old.journal_id : "(none)");
 	rc = 0;
-out:
+done:
 	if (rc != 0) {
 		ss_tool_error("journal", "adopt: job %s target %s: %s", job->name, target, err.msg);
 		if (c)

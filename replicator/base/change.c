@@ -537,7 +537,7 @@ static int image_parse(struct ss_change *c, int as_key, const char *json, size_t
 	ss_buf_init(&norm);
 	ws(&j);
 	if (j.p >= j.end || *j.p != '{')
-		goto bad;
+		goto fail;
 	j.p++;
 	ws(&j);
 	if (j.p < j.end && *j.p == '}') {
@@ -547,16 +547,16 @@ static int image_parse(struct ss_change *c, int as_key, const char *json, size_t
 	for (;;) {
 		ws(&j);
 		if (j.p >= j.end || *j.p != '"')
-			goto bad;
+			goto fail;
 		ss_buf_reset(&key);
 		if (jstring(&j, &key) < 0)
-			goto bad;
+			goto fail;
 		ws(&j);
 		if (j.p >= j.end || *j.p++ != ':')
-			goto bad;
+			goto fail;
 		ws(&j);
 		if (j.p >= j.end)
-			goto bad;
+			goto fail;
 		const struct ss_image_col *col = NULL;
 		for (int i = 0; i < ncols; i++)
 			if (strcmp(cols[i].name, key.data) == 0) {
@@ -566,28 +566,28 @@ static int image_parse(struct ss_change *c, int as_key, const char *json, size_t
 		const char *vstart = j.p;
 		if (!col) {
 			if (jskip(&j) < 0)
-				goto bad;
+				goto fail;
 		} else {
 			struct ss_field *f = as_key ? ss_change_add_key(c) : ss_change_add_row(c);
 			ss_buf_reset(&raw);
 			ss_buf_reset(&norm);
 			if (*j.p == 'n') {
 				if (jskip(&j) < 0)
-					goto bad;
+					goto fail;
 				ss_change_field_store(c, f, col->name, strlen(col->name), SS_V_NULL,
 						      NULL, 0);
 				goto next;
 			}
 			if (col->vtype == SS_V_JSON && !(text && *j.p == '"')) {
 				if (jskip(&j) < 0)
-					goto bad;
+					goto fail;
 				ss_buf_add(&raw, vstart, (size_t)(j.p - vstart));
 			} else if (*j.p == '"') {
 				if (jstring(&j, &raw) < 0)
-					goto bad;
+					goto fail;
 			} else {
 				if (jskip(&j) < 0)
-					goto bad;
+					goto fail;
 				ss_buf_add(&raw, vstart, (size_t)(j.p - vstart));
 			}
 			uint8_t vtype = col->vtype;
@@ -617,11 +617,11 @@ next:
 		}
 		if (j.p < j.end && *j.p == '}')
 			break;
-		goto bad;
+		goto fail;
 	}
 	rc = 0;
 	goto done;
-bad:
+fail:
 	/* json is not NUL-terminated: print at most len bytes of it */
 	ss_err_set(err, "malformed row image near offset %zu: %.*s", (size_t)(j.p - json),
 		   (int)(len < 60 ? len : 60), json);

@@ -291,16 +291,16 @@ int ss_config_parse_table(const char *s, struct ss_tablespec *out, struct ss_err
 	while (isspace((unsigned char)*p))
 		p++;
 	if (parse_ident(&p, &a) < 0)
-		goto bad;
+		goto fail;
 	if (*p == '.') {
 		p++;
 		if (parse_ident(&p, &b) < 0)
-			goto bad;
+			goto fail;
 	}
 	while (isspace((unsigned char)*p))
 		p++;
 	if (*p)
-		goto bad;
+		goto fail;
 	if (b) {
 		out->schema = a;
 		out->name = b;
@@ -310,7 +310,7 @@ int ss_config_parse_table(const char *s, struct ss_tablespec *out, struct ss_err
 	out->is_pattern = strpbrk(out->name, "*?") != NULL ||
 			  (out->schema && strpbrk(out->schema, "*?") != NULL);
 	return 0;
-bad:
+fail:
 	free(a);
 	free(b);
 	char cb[128];

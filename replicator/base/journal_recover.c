@@ -134,11 +134,11 @@ int ss_jn_seg_sealed(struct ss_journal *j, struct ss_jn_seg *s, uint64_t next_fi
 	ss_jn_cur_init(&c);
 	rc = ss_jn_cur_open(&c, j, s->first_pos, err);
 	if (rc < 0)
-		goto out;
+		goto done;
 	rc = -1;
 	if (fstat(c.fd, &st) < 0) {
 		ss_err_set(err, "journal %s: %s: %s", j->dir, c.path, strerror(errno));
-		goto out;
+		goto done;
 	}
 	size = (uint64_t)st.st_size;
 	s->bytes = size;
@@ -162,7 +162,7 @@ int ss_jn_seg_sealed(struct ss_journal *j, struct ss_jn_seg *s, uint64_t next_fi
 			s->last_pos = pos;
 			s->last_ts = ss_jn_get_i64(e);
 			rc = 0;
-			goto out;
+			goto done;
 		}
 	}
 	for (;;) {
@@ -172,10 +172,10 @@ int ss_jn_seg_sealed(struct ss_journal *j, struct ss_jn_seg *s, uint64_t next_fi
 		if (r == SS_JN_CUR_END)
 			break;
 		if (r == SS_JN_CUR_ERR)
-			goto out;
+			goto done;
 		if (r != SS_JN_CUR_REC) {
 			ss_jn_bad_record(j, &c, r, err);
-			goto out;
+			goto done;
 		}
 		if (!rb.len || at >= last_entry + SS_JN_IDX_EVERY) {
 			ient_add(&rb, rec.ts_us, rec.pos, at);
@@ -190,16 +190,16 @@ int ss_jn_seg_sealed(struct ss_journal *j, struct ss_jn_seg *s, uint64_t next_fi
 			   "journal %s: %s ends at position %" PRIu64
 			   " but the next segment starts at %" PRIu64 " (offset %" PRIu64 ")",
 			   j->dir, c.path, c.next_pos - 1, next_first, size);
-		goto out;
+		goto done;
 	}
 	if (!j->readonly && ifd >= 0 && rb.len) {
 		if (last_entry != last_at)
 			ient_add(&rb, s->last_ts, s->last_pos, last_at);
 		if (idx_rewrite(j, ifd, ipath, &rb, err) < 0)
-			goto out;
+			goto done;
 	}
 	rc = 0;
-out:
+done:
 	if (ifd >= 0)
 		close(ifd);
 	ss_jn_cur_done(&c);
@@ -233,14 +233,14 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 	ss_buf_init(&rb);
 	ss_jn_cur_init(&c);
 	if (ss_jn_cur_open(&c, j, s->first_pos, err) < 0)
-		goto out;
+		goto done;
 	w.fd = open(c.path, O_RDWR | O_CLOEXEC);
 	ss_jn_path(j, s->first_pos, ".idx", ipath, sizeof ipath);
 	w.ifd = ss_jn_open_private(ipath, O_RDWR | O_CREAT);
 	if (w.fd < 0 || w.ifd < 0 || fstat(w.fd, &st) < 0) {
 		ss_err_set(err, "journal %s: cannot open %s: %s", j->dir, w.fd < 0 ? c.path : ipath,
 			   strerror(errno));
-		goto out;
+		goto done;
 	}
 	size = (uint64_t)st.st_size;
 	e = ss_jn_idx_load(j, s->first_pos, &n, &isz);
@@ -272,34 +272,34 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 		w.last_off = at;
 	}
 	if (r == SS_JN_CUR_ERR)
-		goto out;
+		goto done;
 	if (r == SS_JN_CUR_BAD && c.hard) {
 		ss_jn_bad_record(j, &c, r, err);
-		goto out;
+		goto done;
 	}
 	if (r != SS_JN_CUR_END) {
 		int v = ss_jn_valid_after(j, &c, c.off, size, &found, err);
 
 		if (v < 0)
-			goto out;
+			goto done;
 		if (v > 0) {
 			ss_err_set(err,
 				   "journal %s: bad record in %s at offset %" PRIu64
 				   ": %s, and valid records follow at offset %" PRIu64,
 				   j->dir, c.path, c.off,
 				   r == SS_JN_CUR_SHORT ? "incomplete record" : c.why, found);
-			goto out;
+			goto done;
 		}
 		if (c.off < floor) {
 			ss_jn_end_lost(j, s->first_pos, c.off,
 				       r == SS_JN_CUR_SHORT ? "incomplete record" : c.why, err);
-			goto out;
+			goto done;
 		}
 		if (ftruncate(w.fd, (off_t)c.off) < 0 ||
 		    (j->mode != SS_FSYNC_OFF && fdatasync(w.fd) < 0)) {
 			ss_err_set(err, "journal %s: truncating %s to %" PRIu64 ": %s", j->dir,
 				   c.path, c.off, strerror(errno));
-			goto out;
+			goto done;
 		}
 		ss_jn_note(j,
 			   "journal %s: truncated %" PRIu64
@@ -308,11 +308,11 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 		size = c.off;
 	} else if (floor != UINT64_MAX && c.off < floor) {
 		ss_jn_end_lost(j, s->first_pos, c.off, "end of the file", err);
-		goto out;
+		goto done;
 	}
 	if (!idx_ok || (k == 0 && rb.len)) {
 		if (idx_rewrite(j, w.ifd, ipath, &rb, err) < 0)
-			goto out;
+			goto done;
 		w.idx_size = rb.len;
 		w.idx_last_off = rb_last;
 		w.idx_last_pos =
@@ -322,7 +322,7 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 		if (isz != w.idx_size && ftruncate(w.ifd, (off_t)w.idx_size) < 0) {
 			ss_err_set(err, "journal %s: truncating %s: %s", j->dir, ipath,
 				   strerror(errno));
-			goto out;
+			goto done;
 		}
 	}
 	s->bytes = size;
@@ -332,7 +332,7 @@ int ss_jn_seg_recover_last(struct ss_journal *j, struct ss_jn_seg *s, struct ss_
 	j->cur = w;
 	w.fd = w.ifd = -1;
 	rc = 0;
-out:
+done:
 	if (w.fd >= 0)
 		close(w.fd);
 	if (w.ifd >= 0)
@@ -483,11 +483,11 @@ static int ro_scan(struct ss_journal *j, struct ss_jn_seg *s, struct ss_err *err
 	ss_jn_cur_init(&c);
 	rc = ss_jn_cur_open(&c, j, s->first_pos, err);
 	if (rc < 0)
-		goto out;
+		goto done;
 	rc = -1;
 	if (fstat(c.fd, &st) < 0) {
 		ss_err_set(err, "journal %s: %s: %s", j->dir, c.path, strerror(errno));
-		goto out;
+		goto done;
 	}
 	if (s->bytes < c.hdr_size) {
 		struct ss_jn_ient *e;
@@ -522,10 +522,10 @@ static int ro_scan(struct ss_journal *j, struct ss_jn_seg *s, struct ss_err *err
 		s->last_ts = rec.ts_us;
 	}
 	if (r == SS_JN_CUR_ERR)
-		goto out;
+		goto done;
 	s->bytes = c.off;
 	rc = 0;
-out:
+done:
 	ss_jn_cur_done(&c);
 	return rc;
 }
@@ -564,7 +564,7 @@ int ss_jn_ro_refresh(struct ss_journal *j, struct ss_err *err)
 		if (r == -2 && k == 0)
 			continue; /* removed by retention */
 		if (r < 0)
-			goto out;
+			goto done;
 		k++;
 	}
 	n = k;
@@ -581,7 +581,7 @@ int ss_jn_ro_refresh(struct ss_journal *j, struct ss_err *err)
 		}
 	}
 	rc = 0;
-out:
+done:
 	free(ns);
 	free(firsts);
 	return rc;

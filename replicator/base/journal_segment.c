@@ -468,14 +468,14 @@ struct ss_jn_ient *ss_jn_idx_load(const struct ss_journal *j, uint64_t first, si
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0)
-		goto out;
+		goto done;
 	*file_size = (uint64_t)st.st_size;
 	if (st.st_size < SS_JN_IDX_ENT)
-		goto out;
+		goto done;
 	raw = ss_xmalloc((size_t)st.st_size);
 	got = ss_jn_pread(fd, raw, (size_t)st.st_size, 0);
 	if (got < SS_JN_IDX_ENT)
-		goto out;
+		goto done;
 	*n = (size_t)got / SS_JN_IDX_ENT;
 	e = ss_xmalloc(*n * sizeof *e);
 	for (size_t i = 0; i < *n; i++) {
@@ -483,7 +483,7 @@ struct ss_jn_ient *ss_jn_idx_load(const struct ss_journal *j, uint64_t first, si
 		e[i].pos = ss_jn_get_u64(raw + i * SS_JN_IDX_ENT + 8);
 		e[i].off = ss_jn_get_u64(raw + i * SS_JN_IDX_ENT + 16);
 	}
-out:
+done:
 	free(raw);
 	close(fd);
 	return e;
@@ -522,12 +522,12 @@ int ss_journal_scan_segment(const void *buf, size_t len, struct ss_journal_scan 
 	c.fd = memfd_create("shadowsync-segment", MFD_CLOEXEC);
 	if (c.fd < 0 || (len && ss_jn_pwrite(c.fd, buf, len, 0) < 0)) {
 		ss_err_set(err, "journal %s: memfd: %s", name, strerror(errno));
-		goto out;
+		goto done;
 	}
 	n = ss_jn_pread(c.fd, h, sizeof h, 0);
 	first = n >= 24 ? ss_jn_get_u64(h + 16) : 0;
 	if (hdr_check(&j, c.path, h, n, first, &c.hdr_size, err) < 0)
-		goto out;
+		goto done;
 	c.seg_first = first;
 	c.off = c.hdr_size;
 	c.next_pos = first;
@@ -536,27 +536,27 @@ int ss_journal_scan_segment(const void *buf, size_t len, struct ss_journal_scan 
 		out->records++;
 	out->valid_end = c.off < len ? c.off : len;
 	if (r == SS_JN_CUR_ERR)
-		goto out;
+		goto done;
 	if (r == SS_JN_CUR_BAD && c.hard) {
 		ss_jn_bad_record(&j, &c, r, err);
-		goto out;
+		goto done;
 	}
 	if (r != SS_JN_CUR_END) {
 		v = ss_jn_valid_after(&j, &c, c.off, len, &found, err);
 		if (v < 0)
-			goto out;
+			goto done;
 		if (v > 0) {
 			ss_err_set(err,
 				   "journal %s: bad record at offset %" PRIu64
 				   ": %s, and valid records follow at offset %" PRIu64,
 				   name, c.off, r == SS_JN_CUR_SHORT ? "incomplete record" : c.why,
 				   found);
-			goto out;
+			goto done;
 		}
 		out->torn_bytes = len - out->valid_end;
 	}
 	rc = 0;
-out:
+done:
 	ss_jn_cur_done(&c);
 	return rc;
 }
