@@ -13,9 +13,12 @@
  *       in a canonical form, column i interpreted by TYPES[i]: i integer,
  *       h hex text (upper-cased), n exact decimal (trailing zeros dropped),
  *       f double (compared by value: printed as %.17g, -0 as 0), b boolean
- *       (1/0), t timestamp (T or space, fraction zeros dropped), d an exact
- *       decimal compared as the double it rounds to (a SQLite NUMERIC column
- *       keeps a double: doc/types.md).  "N" is SQL
+ *       (1/0), t timestamp (T or space, fraction zeros dropped); where a
+ *       SQLite database is one side: d a decimal and g a double, both
+ *       compared as doubles to 15 significant digits (a SQLite NUMERIC keeps
+ *       a double, doc/types.md; and SQLite 3.40's printf, the only way its
+ *       shell shows a REAL, is not exact in the 17th digit: DBL_MAX prints
+ *       as 1.7976931348623156e+308).  "N" is SQL
  *       NULL in every column.  The output is what torture.sh compares
  *       between the source and every target; it shares no code with
  *       `shadowsync check`.
@@ -603,12 +606,13 @@ static void canon_field(char type, char *v, FILE *out)
 		fputs(v, out);
 		break;
 	case 'd':
+	case 'g':
 	case 'f': {
 		double d = strtod(v, NULL);
 
 		if (d == 0)
 			d = 0; /* -0 is 0: MariaDB stores 0 (doc/types.md) */
-		fprintf(out, "%.17g", d);
+		fprintf(out, type == 'f' ? "%.17g" : "%.15g", d);
 		break;
 	}
 	case 'b':
