@@ -48,6 +48,9 @@ int ss_shadow_row_decode(int n, const char *const *v, const size_t *l, struct ss
 
 /* pg_type.typname -> journal form. */
 uint8_t ss_postgres_vtype(const char *typname);
+/* The position statements with libpq's ($n) and ODBC's (?) placeholders. */
+extern const struct ss_position_sql ss_pg_position_sql_dollar;
+extern const struct ss_position_sql ss_pg_position_sql_qmark;
 /* PostgreSQL: the row image of record rec (an alias or OLD/NEW) as the
  * capture writes it, each column's own text form (keys_only: the key). */
 void ss_postgres_image_expr(const struct ss_tableinfo *t, const char *rec, int keys_only,

@@ -146,29 +146,16 @@ static int pq_value(const struct ss_colinfo *col, const struct ss_field *f, stru
 	return 0;
 }
 
-/* The native dialect's statements, with ODBC's placeholders. */
-static const struct ss_position_sql pq_position_sql = {
-	"SELECT pos, epoch, journal_id FROM shadowsync.applied_position"
-	" WHERE job = ? AND target = ?",
-	NULL,
-	"INSERT INTO shadowsync.applied_position AS p"
-	" (job, target, pos, epoch, journal_id, updated_at)"
-	" VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT (job, target)"
-	" DO UPDATE SET pos = EXCLUDED.pos, epoch = EXCLUDED.epoch,"
-	" journal_id = EXCLUDED.journal_id, updated_at = EXCLUDED.updated_at"
-	" WHERE p.epoch <= EXCLUDED.epoch RETURNING p.epoch",
-};
-
 static int pq_position_get(struct ss_conn *c, const char *job, const char *target,
 			   struct ss_position *p, struct ss_err *err)
 {
-	return ss_db_position_get(c, &pq_position_sql, job, target, p, err);
+	return ss_db_position_get(c, &ss_pg_position_sql_qmark, job, target, p, err);
 }
 
 static int pq_position_set(struct ss_conn *c, const char *job, const char *target,
 			   const struct ss_position *p, struct ss_err *err)
 {
-	return ss_db_position_set(c, &pq_position_sql, job, target, p, err);
+	return ss_db_position_set(c, &ss_pg_position_sql_qmark, job, target, p, err);
 }
 
 const struct ss_dialect ss_dialect_odbc_postgres = {

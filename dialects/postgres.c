@@ -1192,29 +1192,16 @@ static int pg_apply_delete(struct ss_conn *c, const struct ss_apply_batch *b, st
 	return apply_json(c, b, 1, err);
 }
 
-/* The position row (dialects/position.c); fenced by the epoch. */
-static const struct ss_position_sql pg_position_sql = {
-	"SELECT pos, epoch, journal_id FROM shadowsync.applied_position"
-	" WHERE job = $1 AND target = $2",
-	NULL,
-	"INSERT INTO shadowsync.applied_position AS p"
-	" (job, target, pos, epoch, journal_id, updated_at)"
-	" VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (job, target)"
-	" DO UPDATE SET pos = EXCLUDED.pos, epoch = EXCLUDED.epoch,"
-	" journal_id = EXCLUDED.journal_id, updated_at = EXCLUDED.updated_at"
-	" WHERE p.epoch <= EXCLUDED.epoch RETURNING p.epoch",
-};
-
 static int pg_position_get(struct ss_conn *c, const char *job, const char *target,
 			   struct ss_position *p, struct ss_err *err)
 {
-	return ss_db_position_get(c, &pg_position_sql, job, target, p, err);
+	return ss_db_position_get(c, &ss_pg_position_sql_dollar, job, target, p, err);
 }
 
 static int pg_position_set(struct ss_conn *c, const char *job, const char *target,
 			   const struct ss_position *p, struct ss_err *err)
 {
-	return ss_db_position_set(c, &pg_position_sql, job, target, p, err);
+	return ss_db_position_set(c, &ss_pg_position_sql_dollar, job, target, p, err);
 }
 
 const struct ss_dialect ss_dialect_postgres = {

@@ -207,3 +207,22 @@ void ss_pg_delete_sql(const struct ss_tableinfo *t, const char *keys, int nrows,
 		ss_sql_placeholders(out, nrows, t->npk);
 	ss_buf_addc(out, ')');
 }
+
+/* The position row (dialects/position.c), fenced by the epoch: one text,
+ * with libpq's ($n) or ODBC's (?) placeholders. */
+#define PG_POSITION_SQL(P1, P2, P3, P4, P5)                                                   \
+	{                                                                                     \
+		"SELECT pos, epoch, journal_id FROM shadowsync.applied_position"              \
+		" WHERE job = " P1 " AND target = " P2,                                       \
+			NULL,                                                                 \
+			"INSERT INTO shadowsync.applied_position AS p"                        \
+			" (job, target, pos, epoch, journal_id, updated_at)"                  \
+			" VALUES (" P1 ", " P2 ", " P3 ", " P4 ", " P5                        \
+			", now()) ON CONFLICT (job, target)"                                  \
+			" DO UPDATE SET pos = EXCLUDED.pos, epoch = EXCLUDED.epoch,"          \
+			" journal_id = EXCLUDED.journal_id, updated_at = EXCLUDED.updated_at" \
+			" WHERE p.epoch <= EXCLUDED.epoch RETURNING p.epoch",                 \
+	}
+const struct ss_position_sql ss_pg_position_sql_dollar =
+	PG_POSITION_SQL("$1", "$2", "$3", "$4", "$5");
+const struct ss_position_sql ss_pg_position_sql_qmark = PG_POSITION_SQL("?", "?", "?", "?", "?");

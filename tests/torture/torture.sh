@@ -108,7 +108,9 @@ esac
 		sqlite) schema=main ;;
 		esac
 		printf '[job %s]\nsource = src_%s\ntargets = pg_from_%s, my_from_%s, lite_from_%s\n' "$s" "$s" "$s" "$s" "$s"
-		printf 'tables = %s.tt, %s.tc\npoll_interval = 50ms\nbatch_rows = %s\nmax_backoff = 1s\n' "$schema" "$schema" "$batch"
+		# lease_timeout: a SIGKILLed owner's SQLite lease (an expiry row) holds
+		# the job that long; the PostgreSQL and MariaDB locks go with the session
+		printf 'tables = %s.tt, %s.tc\npoll_interval = 50ms\nbatch_rows = %s\nmax_backoff = 1s\nlease_timeout = 3s\n' "$schema" "$schema" "$batch"
 	done
 } >"$T/ss.ini"
 echo "torture: batch_rows = $batch"
@@ -261,6 +263,7 @@ echo "torture: workload chunks: pg $(cat "$T/chunks_pg") mariadb $(cat "$T/chunk
 	"sqlite $(cat "$T/chunks_sqlite"); daemon SIGKILLs: $kills; target outages: $outages"
 
 # --- drain, then compare -------------------------------------------------------------
+sleep 4 # past lease_timeout: a SIGKILLed owner's SQLite lease has expired
 rc=0
 timeout 600 "$BIN" run -c "$T/ss.ini" --once >"$T/once.log" 2>&1 || rc=$?
 if [ $rc != 0 ]; then
