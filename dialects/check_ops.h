@@ -137,6 +137,13 @@ void ss_check_sql_rows(const struct ss_check_sql *q, char *const *lo, char *cons
 void ss_check_sql_khash(const struct ss_check_sql *q, char *const *lo, char *const *hi,
 			struct ss_check_stmt *st);
 
+/* The canonical expression raw() builds, "COALESCE(expr, 'N')" in any
+ * case; for a NOT NULL column without the NULL branch. */
+int ss_check_canon_not_null(const struct ss_colinfo *col, const struct ss_canon_col *spec,
+			    int (*raw)(const struct ss_colinfo *col,
+				       const struct ss_canon_col *spec, struct ss_buf *out),
+			    struct ss_buf *out);
+
 extern const struct ss_check_ops ss_postgres_check_ops;
 extern const struct ss_check_ops ss_mariadb_check_ops;
 extern const struct ss_check_ops ss_sqlite_check_ops;

@@ -273,3 +273,27 @@ void ss_check_sql_free(struct ss_check_sql *q)
 	ss_buf_free(&q->keyvals);
 	ss_buf_free(&q->order);
 }
+
+int ss_check_canon_not_null(const struct ss_colinfo *col, const struct ss_canon_col *spec,
+			    int (*raw)(const struct ss_colinfo *col,
+				       const struct ss_canon_col *spec, struct ss_buf *out),
+			    struct ss_buf *out)
+{
+	static const char head[] = "coalesce(", tail[] = ", 'N')";
+	struct ss_buf e;
+
+	ss_buf_init(&e);
+	if (raw(col, spec, &e) < 0) {
+		ss_buf_free(&e);
+		return -1;
+	}
+	if (!col->nullable && e.len > sizeof head + sizeof tail &&
+	    strncasecmp(e.data, head, sizeof head - 1) == 0 &&
+	    strcmp(e.data + e.len - (sizeof tail - 1), tail) == 0)
+		ss_buf_add(out, e.data + sizeof head - 1,
+			   e.len - (sizeof head - 1) - (sizeof tail - 1));
+	else
+		ss_buf_add(out, e.data, e.len);
+	ss_buf_free(&e);
+	return 0;
+}

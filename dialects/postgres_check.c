@@ -210,28 +210,10 @@ static int canon_expr_raw(const struct ss_colinfo *col, const struct ss_canon_co
 	return rc;
 }
 
-/* The canonical expression; for a NOT NULL column without the NULL
- * branch. */
 static int pg_check_canon_expr(const struct ss_colinfo *col, const struct ss_canon_col *spec,
 			       struct ss_buf *out)
 {
-	struct ss_buf e;
-	static const char head[] = "coalesce(", tail[] = ", 'N')";
-
-	ss_buf_init(&e);
-	if (canon_expr_raw(col, spec, &e) < 0) {
-		ss_buf_free(&e);
-		return -1;
-	}
-	if (!col->nullable && e.len > sizeof head + sizeof tail &&
-	    strncmp(e.data, head, sizeof head - 1) == 0 &&
-	    strcmp(e.data + e.len - (sizeof tail - 1), tail) == 0)
-		ss_buf_add(out, e.data + sizeof head - 1,
-			   e.len - (sizeof head - 1) - (sizeof tail - 1));
-	else
-		ss_buf_add(out, e.data, e.len);
-	ss_buf_free(&e);
-	return 0;
+	return ss_check_canon_not_null(col, spec, canon_expr_raw, out);
 }
 
 static void pg_check_value_expr(const struct ss_colinfo *col, struct ss_buf *out)
