@@ -254,7 +254,11 @@ while [ $SECONDS -lt $DEADLINE ]; do
 		tfail "the daemon died on its own"
 	fi
 done
-for p in "${pids[@]}"; do wait "$p" || tfail "a workload failed"; done
+# Each workload writes chunks_SOURCE when it ends.  Not `wait PID`: with
+# this much process churn a finished workload's pid may already belong to
+# a restarted daemon, and bash would wait for that instead.
+ss_wait_for "[ -f '$T/chunks_pg' ] && [ -f '$T/chunks_mariadb' ] && [ -f '$T/chunks_sqlite' ]" 300 ||
+	tfail "a workload did not end"
 pids=()
 kill -TERM "$DAEMON" 2>/dev/null || true
 wait "$DAEMON" 2>/dev/null || true
@@ -301,8 +305,20 @@ if [ $bad = 1 ]; then
 	tfail "a target differs from its source"
 fi
 
+# shadowsync check must agree.  Its one known disagreement: a SQLite NUMERIC
+# column keeps a double (doc/types.md), and check compares the decimal
+# text exactly, so column n may differ where SQLite is one side; anything
+# else (another column, a missing or extra row, an error) fails.
 rc=0
 "$BIN" check -c "$T/ss.ini" --min-age 0 >"$T/check.log" 2>&1 || rc=$?
+if [ $rc = 1 ]; then
+	other=$(grep -E '^  (missing|extra|different)' "$T/check.log" | grep -vE "^  different .*: n: '[^']*' -> '[^']*'$" || true)
+	bad_pairs=$(grep -E 'DRIFT' "$T/check.log" | grep -vE 'lite_from_|^sqlite: ' || true)
+	if [ -z "$other" ] && [ -z "$bad_pairs" ]; then
+		echo "torture: check: only SQLite NUMERIC (double) values of column n differ, as doc/types.md says"
+		rc=0
+	fi
+fi
 if [ $rc != 0 ]; then
 	cat "$T/check.log"
 	tfail "shadowsync check exited $rc where the comparison found every target equal"
