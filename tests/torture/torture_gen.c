@@ -220,10 +220,9 @@ static void val_u(long id)
 		printf("'v%ld'", pick(1, KEYS));
 }
 
-static void row_values(long id)
+/* ", s, n, f, b, ts, bin)": the values after id and u. */
+static void rest_values(void)
 {
-	printf("(%ld, ", id);
-	val_u(id);
 	printf(", ");
 	val_text();
 	printf(", ");
@@ -237,6 +236,13 @@ static void row_values(long id)
 	printf(", ");
 	val_bin();
 	printf(")");
+}
+
+static void row_values(long id)
+{
+	printf("(%ld, ", id);
+	val_u(id);
+	rest_values();
 }
 
 /* --- statements ------------------------------------------------------------------ */
@@ -301,19 +307,9 @@ static void st_replace(void)
 		printf("REPLACE INTO tt %s VALUES ", cols);
 	else
 		printf("%s INTO tt %s VALUES ", chance(50) ? "INSERT OR REPLACE" : "REPLACE", cols);
-	printf("(%ld, 'u%ld', ", id, other);
-	val_text();
-	printf(", ");
-	val_numeric();
-	printf(", ");
-	val_double();
-	printf(", ");
-	val_bool();
-	printf(", ");
-	val_ts();
-	printf(", ");
-	val_bin();
-	printf(");\n");
+	printf("(%ld, 'u%ld'", id, other);
+	rest_values();
+	printf(";\n");
 }
 
 static void st_update_one(void)
