@@ -677,6 +677,14 @@ void ss_capture_get_stats(const struct ss_capture *cap, struct ss_capture_stats 
 	*out = cap->stats;
 }
 
+int ss_capture_has_timestamp(const struct ss_capture *cap)
+{
+	for (int i = 0; cap && i < cap->ntables; i++)
+		if (cap->tables[i].timestamp)
+			return 1;
+	return 0;
+}
+
 void ss_capture_set_error(struct ss_capture *cap, const char *msg)
 {
 	snprintf(cap->stats.last_error, sizeof cap->stats.last_error, "%s", msg);

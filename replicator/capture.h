@@ -66,5 +66,7 @@ struct ss_capture_stats {
 };
 void ss_capture_get_stats(const struct ss_capture *cap, struct ss_capture_stats *out);
 void ss_capture_set_error(struct ss_capture *cap, const char *msg);
+/* Does the job capture some table by its timestamp column (poller.c)? */
+int ss_capture_has_timestamp(const struct ss_capture *cap);
 
 #endif

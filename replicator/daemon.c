@@ -35,6 +35,7 @@
 #include "http.h"
 #include "journal.h"
 #include "lease.h"
+#include "poller.h"
 #include "log.h"
 #include "util.h"
 
@@ -78,8 +79,9 @@ struct ss_daemon {
 	int njobs;
 	int once;
 	int exit_code;
-	const char *only_job; /* --job, or NULL */
-	int reload;           /* SIGHUP: reload the configuration when the loop ends */
+	const char *only_job;  /* --job, or NULL */
+	int64_t once_start_us; /* wall clock when run --once started */
+	int reload;            /* SIGHUP: reload the configuration when the loop ends */
 	struct event *sigterm, *sigint, *sighup, *retention, *once_check;
 	struct ss_http *http;
 };
@@ -216,6 +218,13 @@ static void do_poll(struct job_rt *j)
 	j->backoff_us = 0;
 	j->once_err_mono = 0;
 	j->last_ok_poll_us = ss_now_us();
+	if (j->dm->once && n == 0 && !full && ss_capture_has_timestamp(j->cap) &&
+	    ss_now_us() < j->dm->once_start_us + SS_POLL_SAFETY_US + 100000) {
+		/* a timestamp poll reads up to the clock minus SS_POLL_SAFETY_US:
+		 * rows written just before --once started are not visible yet */
+		schedule(j, j->job->poll_interval_us);
+		return;
+	}
 	if (j->dm->once && n == 0 && !full) {
 		j->capture_done = 1;
 		ss_log_info(j->ctx, "--once: everything captured (journal position %llu)",
@@ -984,6 +993,7 @@ int ss_daemon_run(struct ss_config *cfg, const char *job, int once)
 	dm.cfg = cfg;
 	dm.once = once;
 	dm.only_job = job;
+	dm.once_start_us = ss_now_us();
 	signal(SIGPIPE, SIG_IGN);
 	ss_log_init_libevent();
 	evthread_use_pthreads();
